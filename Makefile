@@ -1,0 +1,23 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (every test).
+PYTHON ?= python3
+SALES ?= 2000
+
+.PHONY: demo test lint chaos bench sandbox
+
+demo:  ## PostgreSQL up, demo database with the addon, sandbox, first import, Odoo on :8069
+	$(PYTHON) dev/demo.py
+
+test:  ## pure-Python suite + Odoo suite on a throwaway database; closes with "N passed, N failed"
+	$(PYTHON) dev/run_tests.py
+
+lint:  ## ruff and pylint-odoo on the addon
+	$(PYTHON) dev/lint.py
+
+chaos:  ## the long fault-injection cases against the sandbox
+	$(PYTHON) -m pytest -q -m slow -s
+
+bench:  ## import and webhook throughput (make bench SALES=10000)
+	$(PYTHON) dev/bench.py --sales $(SALES)
+
+sandbox:  ## a Gumroad sandbox on 127.0.0.1:8765 (Ctrl-C to stop)
+	$(PYTHON) -m gumroad.sandbox serve --port 8765 --sales 300

@@ -1,0 +1,51 @@
+import logging
+from urllib.parse import urlencode
+
+from odoo import http
+from odoo.http import request
+
+from .. import const
+
+_logger = logging.getLogger(__name__)
+
+
+class GumroadController(http.Controller):
+    @http.route(
+        "/gumroad/webhook/<string:secret>",
+        type="http",
+        auth="public",
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+        csrf=False,
+        save_session=False,
+        # Werkzeug answers 413 itself when a form body exceeds this while being parsed.
+        max_content_length=const.WEBHOOK_MAX_BODY_BYTES,
+    )
+    def gumroad_webhook(self, secret, **_kwargs):
+        """Store a Gumroad ping and answer at once; processing re-reads Gumroad later.
+
+        Gumroad does not sign pings: the secret in the URL identifies the connector, and the
+        processing step trusts only what the API says about the sale.
+        """
+        account = request.env["gumroad.account"].sudo()._find_by_webhook_secret(secret)
+        if not account:
+            return request.make_response("Not found", status=404)
+        httprequest = request.httprequest
+        if httprequest.method != "POST":
+            return request.make_response(
+                "Method not allowed", status=405, headers=[("Allow", "POST")]
+            )
+        length = httprequest.content_length
+        if length is not None and length > const.WEBHOOK_MAX_BODY_BYTES:
+            return request.make_response("Payload too large", status=413)
+        if httprequest.mimetype == "application/x-www-form-urlencoded":
+            # Odoo parsed the form before this handler (the stream is consumed): re-encode
+            # the fields in their original order, which is the body Gumroad sent.
+            raw = urlencode(list(httprequest.form.items(multi=True))).encode()
+        else:
+            raw = httprequest.get_data(cache=False)
+            if len(raw) > const.WEBHOOK_MAX_BODY_BYTES:
+                return request.make_response("Payload too large", status=413)
+        request.env["gumroad.webhook.event"].sudo()._store_ping(
+            account, raw, httprequest.headers.get("Content-Type")
+        )
+        return request.make_response("OK", status=200)

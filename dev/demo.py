@@ -1,0 +1,214 @@
+"""The README's first command: from a fresh clone to a running Odoo with Gumroad sales in it.
+
+PostgreSQL up, the Gumroad sandbox on 127.0.0.1:8765 with demo sales, a database `gumroad_demo`
+with the addon (and demo data, a chart of accounts), a connector pointed at the sandbox and
+verified, a first import with progress, then Odoo on http://localhost:8069. Running it again
+reuses the database, the key and the sandbox.
+
+Options: --no-serve (stop after the import), --db NAME, --sales N, --port N.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import odoo_env
+
+STATE_DIR = odoo_env.ADDON_DIR / ".demo"
+SANDBOX_PORT = 8765
+
+SHELL_SCRIPT = r"""
+import sys
+from datetime import date, timedelta
+account_model = env["gumroad.account"]
+account = account_model.search([("name", "=", "Gumroad sandbox")], limit=1)
+if not account:
+    account = account_model.create({"name": "Gumroad sandbox", "api_base_url": BASE_URL,
+                                    "access_token": TOKEN})
+else:
+    account.write({"api_base_url": BASE_URL, "access_token": TOKEN})
+env["ir.config_parameter"].set_param("web.base.url", "http://localhost:%d" % HTTP_PORT)
+account.action_verify_connection()
+print("Connector verified: %s <%s>, %d products, %d sales in the last 30 days" % (
+    account.profile_name, account.profile_email,
+    account.products_published_count + account.products_unpublished_count,
+    account.sales_30d_count), flush=True)
+print(account.action_import_products()["params"]["message"], flush=True)
+env.cr.commit()
+
+def progress(read, counts):
+    booked = counts.get("new", 0) + counts.get("changed", 0)
+    sys.stdout.write("\r  import: %5d sales read, %5d booked, %3d failed" % (
+        read, booked, counts.get("failed", 0)))
+    sys.stdout.flush()
+
+today = date.today()
+counts = env["gumroad.sale"].with_context(gumroad_progress=progress)._import_range(
+    account, today - timedelta(days=400), today)
+print()
+print(account._format_counts(counts), flush=True)
+env.cr.commit()
+"""
+
+
+def sandbox_running(port):
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/_sandbox/state", timeout=2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def start_sandbox(port, sales):
+    if sandbox_running(port):
+        print(f"Sandbox already running on 127.0.0.1:{port}")
+        return
+    log = open(STATE_DIR / "sandbox.log", "a")  # noqa: SIM115 - lives as long as the sandbox
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gumroad.sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--sales",
+            str(sales),
+            "--seed",
+            "1",
+            "--state-file",
+            str(STATE_DIR / "sandbox.json"),
+        ],
+        cwd=odoo_env.ADDON_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    for _ in range(50):
+        if sandbox_running(port):
+            print(
+                f"Sandbox started on 127.0.0.1:{port} ({sales} demo sales), log in {log.name}"
+            )
+            return
+        time.sleep(0.2)
+    raise odoo_env.SetupError(f"The sandbox did not start; see {log.name}")
+
+
+def write_config(odoo, pg, http_port):
+    key_file = STATE_DIR / "gumroad.key"
+    if not key_file.exists():
+        key_file.write_text(odoo_env.generate_key() + "\n")
+        key_file.chmod(0o600)
+    addons = ",".join(str(p) for p in [odoo_env.addon_parent_dir(), *odoo.addons_paths])
+    conf = STATE_DIR / "odoo.conf"
+    lines = [
+        "[options]",
+        f"addons_path = {addons}",
+        f"db_host = {pg['host']}",
+        f"db_port = {pg['port']}",
+        f"db_user = {pg['user']}",
+        f"db_password = {pg['password'] or 'False'}",
+        f"http_port = {http_port}",
+        "http_interface = 127.0.0.1",
+        "max_cron_threads = 1",
+        f"gumroad_connector_key = {key_file.read_text().strip()}",
+        "",
+    ]
+    conf.write_text("\n".join(lines))
+    conf.chmod(0o600)
+    return conf
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="gumroad_demo")
+    parser.add_argument("--sales", type=int, default=300)
+    parser.add_argument("--port", type=int, default=8069)
+    parser.add_argument("--no-serve", action="store_true")
+    args = parser.parse_args()
+    try:
+        odoo = odoo_env.find_odoo()
+        pg = odoo_env.ensure_postgres()
+        odoo_env.ensure_python_packages(
+            {"requests": "requests", "cryptography": "cryptography"}
+        )
+        STATE_DIR.mkdir(exist_ok=True)
+        start_sandbox(SANDBOX_PORT, args.sales)
+    except odoo_env.SetupError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 2
+    conf = write_config(odoo, pg, args.port)
+    env = dict(os.environ, **odoo.extra_env)
+    base = [*odoo.command, "-c", str(conf), "-d", args.db]
+    if not odoo_env.database_exists(pg, args.db):
+        print(
+            f"Creating database {args.db} with the addon and demo data (about a minute) ...",
+            flush=True,
+        )
+        proc = subprocess.run(
+            [
+                *base,
+                "-i",
+                odoo_env.ADDON_NAME,
+                "--with-demo",
+                "--stop-after-init",
+                "--log-level=warn",
+            ],
+            env=env,
+            cwd="/tmp",
+            capture_output=True,
+            text=True,
+        )
+        problems = [
+            ln
+            for ln in proc.stdout.splitlines() + proc.stderr.splitlines()
+            if "gumroad" in ln.lower() and (" WARNING " in ln or " ERROR " in ln)
+        ]
+        if proc.returncode != 0 or problems:
+            print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+            print("ERROR: installing the addon failed (see above).", file=sys.stderr)
+            return 1
+    else:
+        print(
+            f"Database {args.db} exists: reusing it (dropdb {args.db} to start over)."
+        )
+    print("Connecting to the sandbox and importing ...", flush=True)
+    script = (
+        f"BASE_URL = 'http://127.0.0.1:{SANDBOX_PORT}/v2'\nTOKEN = 'sandbox-token'\n"
+        f"HTTP_PORT = {args.port}\n" + SHELL_SCRIPT
+    )
+    proc = subprocess.run(
+        [*base, "shell", "--no-http", "--log-level=warn"],
+        input=script,
+        text=True,
+        env=env,
+        cwd="/tmp",
+    )
+    if proc.returncode != 0:
+        print("ERROR: the first import failed (see above).", file=sys.stderr)
+        return 1
+    print(
+        f"\nReady. Open http://localhost:{args.port} and log in as admin / admin.\n"
+        "Then: Invoicing > Gumroad > Sales (list, pivot, graph), the invoices under\n"
+        "Invoicing > Customers > Invoices (filter 'From Gumroad'), and the connector under\n"
+        "Invoicing > Configuration > Gumroad Accounts (Import sales, Enable real-time sync).\n"
+        f"Sandbox: http://127.0.0.1:{SANDBOX_PORT}/v2 (token sandbox-token)."
+    )
+    if args.no_serve:
+        return 0
+    print(
+        f"Starting Odoo on http://localhost:{args.port} (Ctrl-C to stop) ...",
+        flush=True,
+    )
+    return subprocess.call([*base], env=env, cwd="/tmp")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

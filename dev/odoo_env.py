@@ -1,0 +1,303 @@
+"""Find the Odoo 19 and the PostgreSQL server the addon runs beside.
+
+Used by the README commands (`make demo`, `make test`, `make bench`). Standard library only.
+
+Odoo is looked up the standard ways, in this order:
+1. ``ODOO_SRC=/path/to/odoo``: a source tree holding ``odoo-bin`` and the ``odoo`` package;
+2. an importable ``odoo`` package in the Python running this script (``pip install -e`` of a source
+   tree, a distribution package, or a ``.pth`` file pointing at a source tree).
+Nothing of Odoo is vendored, copied or patched here.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ADDON_NAME = "gumroad_connector"
+ADDON_DIR = Path(__file__).resolve().parent.parent
+REQUIRED_SERIES = 19
+
+MISSING_ODOO_HELP = f"""\
+Odoo {REQUIRED_SERIES}.0 was not found.
+  - {sys.executable} cannot `import odoo`, and
+  - the environment variable ODOO_SRC is not set.
+Provide one of them:
+  - ODOO_SRC=/path/to/odoo-19.0 make test     (a source tree with odoo-bin; its
+    requirements.txt installed: pip install -r /path/to/odoo-19.0/requirements.txt), or
+  - pip install -e /path/to/odoo-19.0         (makes `import odoo` work).
+Odoo 19.0 community source: https://github.com/odoo/odoo/tree/19.0 or
+https://nightly.odoo.com (official downloads)."""
+
+
+class SetupError(RuntimeError):
+    """The machine lacks something the addon needs; the message says what and how to fix it."""
+
+
+@dataclass
+class OdooInstall:
+    python: str
+    command: list[str]  # the argv prefix that starts the Odoo server
+    addons_paths: list[Path]
+    version: str
+    source: str  # how it was found, for messages
+    extra_env: dict = field(default_factory=dict)
+
+
+def _probe_python(python, extra_path=None):
+    """Ask `python` where its odoo package lives and which version it is."""
+    code = (
+        "import json, odoo.release as r, odoo;"
+        "print(json.dumps([list(odoo.__path__), r.version_info[0], r.version]))"
+    )
+    env = dict(os.environ)
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [extra_path, env.get("PYTHONPATH")])
+        )
+    proc = subprocess.run(
+        [python, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
+    if proc.returncode != 0:
+        return None
+    import json
+
+    paths, major, version = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [Path(p) for p in paths], major, version
+
+
+def _addons_paths_for(odoo_package_dirs):
+    """Odoo's own addons: <pkg>/addons, plus <source root>/addons for a source tree."""
+    paths = []
+    for pkg in odoo_package_dirs:
+        for candidate in (pkg.parent / "addons", pkg / "addons"):
+            if (candidate / "base" / "__manifest__.py").exists() or (
+                candidate / "web" / "__manifest__.py"
+            ).exists():
+                if candidate not in paths:
+                    paths.append(candidate)
+    return paths
+
+
+def find_odoo():
+    """Return an OdooInstall, or raise SetupError saying what is missing."""
+    python = sys.executable
+    src = os.environ.get("ODOO_SRC")
+    if src:
+        root = Path(src).expanduser().resolve()
+        if not (root / "odoo" / "release.py").exists():
+            raise SetupError(
+                f"ODOO_SRC={src} does not hold an Odoo source tree (no odoo/release.py there).\n"
+                + MISSING_ODOO_HELP
+            )
+        probe = _probe_python(python, extra_path=str(root))
+        if probe is None:
+            raise SetupError(
+                f"ODOO_SRC={src} is an Odoo tree, but {python} cannot import it: its Python "
+                f"requirements are probably missing.\nRun: {python} -m pip install -r "
+                f"{root}/requirements.txt"
+            )
+        pkg_dirs, major, version = probe
+        source = f"ODOO_SRC={root}"
+        extra_env = {"PYTHONPATH": str(root)}
+    else:
+        probe = _probe_python(python)
+        if probe is None:
+            raise SetupError(MISSING_ODOO_HELP)
+        pkg_dirs, major, version = probe
+        source = f"`import odoo` in {python}"
+        extra_env = {}
+    if major != REQUIRED_SERIES:
+        raise SetupError(
+            f"Found Odoo {version} ({source}), but this addon needs Odoo {REQUIRED_SERIES}.0.\n"
+            + MISSING_ODOO_HELP
+        )
+    addons = _addons_paths_for(pkg_dirs)
+    if not addons:
+        raise SetupError(
+            f"Found Odoo {version} ({source}) but no addons folder with `base`."
+        )
+    return OdooInstall(
+        python=python,
+        command=[python, "-m", "odoo"],
+        addons_paths=addons,
+        version=version,
+        source=source,
+        extra_env=extra_env,
+    )
+
+
+def addon_parent_dir():
+    """A folder that holds this addon under its technical name, for --addons-path.
+
+    A fresh clone may sit in a folder with any name, so link it under `gumroad_connector`.
+    """
+    if ADDON_DIR.name == ADDON_NAME:
+        return ADDON_DIR.parent
+    parent = Path(tempfile.gettempdir()) / f"gumroad_connector_addons_{os.getuid()}"
+    parent.mkdir(exist_ok=True)
+    link = parent / ADDON_NAME
+    if link.is_symlink() or link.exists():
+        if link.is_symlink() and link.resolve() == ADDON_DIR:
+            return parent
+        if link.is_symlink():
+            link.unlink()
+        else:
+            raise SetupError(f"{link} exists and is not a link to {ADDON_DIR}")
+    link.symlink_to(ADDON_DIR, target_is_directory=True)
+    return parent
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def pg_settings():
+    """Connection settings from the usual PG* variables, defaulting to 127.0.0.1:5432."""
+    return {
+        "host": os.environ.get("PGHOST", "127.0.0.1"),
+        "port": os.environ.get("PGPORT", "5432"),
+        "user": os.environ.get("PGUSER") or _default_pg_user(),
+        "password": os.environ.get("PGPASSWORD", ""),
+    }
+
+
+def _default_pg_user():
+    import getpass
+
+    return getpass.getuser()
+
+
+def _pg_ready(pg):
+    if shutil.which("pg_isready"):
+        proc = subprocess.run(
+            ["pg_isready", "-q", "-h", pg["host"], "-p", str(pg["port"])], check=False
+        )
+        return proc.returncode == 0
+    import socket
+
+    try:
+        with socket.create_connection((pg["host"], int(pg["port"])), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_postgres(log=print):
+    """Make sure PostgreSQL answers; start an installed but stopped local cluster if needed."""
+    pg = pg_settings()
+    if _pg_ready(pg):
+        return pg
+    if pg["host"] not in ("127.0.0.1", "localhost", "::1") and not pg[
+        "host"
+    ].startswith("/"):
+        raise SetupError(f"PostgreSQL does not answer at {pg['host']}:{pg['port']}.")
+    started = False
+    if shutil.which("pg_lsclusters") and shutil.which("pg_ctlcluster"):
+        out = subprocess.run(
+            ["pg_lsclusters", "-h"], capture_output=True, text=True
+        ).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 4 and parts[3] != "online":
+                version, name = parts[0], parts[1]
+                log(f"Starting the local PostgreSQL cluster {version}/{name} ...")
+                subprocess.run(
+                    [
+                        "pg_ctlcluster",
+                        "--skip-systemctl-redirect",
+                        version,
+                        name,
+                        "start",
+                    ],
+                    check=False,
+                )
+                started = True
+    for _ in range(30):
+        if _pg_ready(pg):
+            return pg
+        time.sleep(1)
+    hint = (
+        "a local cluster was started but does not answer"
+        if started
+        else "no local cluster could be started (is PostgreSQL installed? e.g. "
+        "apt-get install postgresql)"
+    )
+    raise SetupError(
+        f"PostgreSQL does not answer at {pg['host']}:{pg['port']}: {hint}. Set PGHOST/PGPORT/"
+        "PGUSER/PGPASSWORD to point at a server where your user may create databases."
+    )
+
+
+def odoo_db_args(pg):
+    args = [
+        "--db_host",
+        pg["host"],
+        "--db_port",
+        str(pg["port"]),
+        "--db_user",
+        pg["user"],
+    ]
+    if pg["password"]:
+        args += ["--db_password", pg["password"]]
+    return args
+
+
+def psql_env(pg):
+    env = dict(os.environ)
+    env.update(
+        PGHOST=pg["host"],
+        PGPORT=str(pg["port"]),
+        PGUSER=pg["user"],
+        PGDATABASE="postgres",
+    )
+    if pg["password"]:
+        env["PGPASSWORD"] = pg["password"]
+    return env
+
+
+def drop_database(pg, dbname):
+    subprocess.run(
+        ["dropdb", "--if-exists", "--force", dbname],
+        env=psql_env(pg),
+        check=False,
+        capture_output=True,
+    )
+
+
+def database_exists(pg, dbname):
+    proc = subprocess.run(
+        ["psql", "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{dbname}'"],
+        env=psql_env(pg),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() == "1"
+
+
+def ensure_python_packages(modules, log=print):
+    """pip-install the given {import name: requirement} pairs that cannot be imported."""
+    import importlib.util
+
+    missing = [
+        req for mod, req in modules.items() if importlib.util.find_spec(mod) is None
+    ]
+    if missing:
+        log(f"Installing missing Python packages: {' '.join(missing)}")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", *missing], check=True
+        )
+
+
+def generate_key():
+    import base64
+
+    return base64.b64encode(os.urandom(32)).decode()

@@ -1,0 +1,208 @@
+"""Run every test of the addon, against a real Odoo 19 and a real PostgreSQL.
+
+1. the pure-Python suite (pytest, no Odoo);
+2. the Odoo suite: a throwaway database, the addon installed, Odoo's own test runner;
+3. the integration suite: Odoo as a library on that database, real concurrent transactions
+   and a killed process; then the database is dropped.
+
+Usage: python3 dev/run_tests.py [--pure-only] [--keep-db] [--test-tags TAGS]
+
+Closes with one line `N passed, N failed` that counts every suite; exits non-zero on failure.
+"""
+
+import argparse
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import odoo_env  # noqa: E402
+
+STATS_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
+# Lines the Odoo run prints live: problems, and the start of each test class for progress.
+SHOW_RE = re.compile(r" (WARNING|ERROR|CRITICAL) | FAIL: | ERROR: |Starting .*gumroad_connector")
+PROBLEM_RE = re.compile(r" (WARNING|ERROR|CRITICAL) ")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def junit_counts(junit, returncode):
+    """(passed, failed, skipped) from a pytest junit file."""
+    if not junit.exists():
+        print(f"pytest did not run (exit {returncode})")
+        return 0, 1, 0
+    root = ET.parse(junit).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    total = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    if returncode not in (0, 1) and failed == 0:
+        failed = 1  # pytest itself broke (usage, collection, no tests)
+    return total - failed - skipped, failed, skipped
+
+
+def run_pure_suite(log_dir):
+    junit = log_dir / "pytest.xml"
+    print("== Pure-Python suite (pytest, no Odoo)", flush=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", f"--junitxml={junit}"],
+        cwd=odoo_env.ADDON_DIR,
+        check=False,
+    )
+    return junit_counts(junit, proc.returncode)
+
+
+def odoo_base_args(odoo, pg, dbname):
+    addons = [odoo_env.addon_parent_dir(), *odoo.addons_paths]
+    return [
+        f"--addons-path={','.join(str(p) for p in addons)}",
+        *odoo_env.odoo_db_args(pg),
+        "-d",
+        dbname,
+    ]
+
+
+def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
+    log_file = log_dir / "odoo-test.log"
+    cmd = [
+        *odoo.command,
+        *odoo_base_args(odoo, pg, dbname),
+        "-i",
+        odoo_env.ADDON_NAME,
+        "--test-enable",
+        f"--test-tags={test_tags}",
+        "--stop-after-init",
+        "--http-interface=127.0.0.1",
+        f"--http-port={free_port()}",
+        "--log-level=info",
+        "--max-cron-threads=0",
+    ]
+    print(f"== Odoo suite: Odoo {odoo.version} ({odoo.source}), database {dbname}", flush=True)
+    stats = None
+    install_warnings = []
+    in_tests = False
+    with open(log_file, "w") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=tempfile.gettempdir(),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for line in proc.stdout:
+            log.write(line)
+            if "Starting post tests" in line or "odoo.addons.gumroad_connector.tests" in line:
+                in_tests = True
+            if SHOW_RE.search(line):
+                print(line.rstrip()[:400], flush=True)
+            # The addon must install without a warning of its own.
+            if not in_tests and PROBLEM_RE.search(line) and "gumroad" in line.lower():
+                install_warnings.append(line.strip())
+            match = STATS_RE.search(line)
+            if match:
+                stats = tuple(int(g) for g in match.groups())
+        returncode = proc.wait()
+    if stats is None:
+        print(f"The Odoo run ended (exit {returncode}) without running tests; see {log_file}")
+        return 0, 1
+    failed_n, errors_n, total = stats
+    failed = failed_n + errors_n
+    if install_warnings:
+        print("Installing the addon logged warnings or errors:")
+        for line in install_warnings:
+            print("  " + line[:300])
+        failed += 1
+    if returncode != 0 and failed == 0:
+        failed = 1
+    if total == 0:
+        print("The Odoo suite ran no test.")
+        failed += 1
+    passed = max(total - failed_n - errors_n, 0)
+    print(f"odoo: {passed} passed, {failed} failed of {total}")
+    return passed, failed
+
+
+def run_integration_suite(odoo, pg, log_dir, dbname, env):
+    """Real concurrent transactions and a killed process, on the database the suite used."""
+    junit = log_dir / "integration.xml"
+    print("== Integration suite (Odoo as a library, real transactions)", flush=True)
+    base = odoo_base_args(odoo, pg, dbname)
+    env = dict(
+        env,
+        GUMROAD_TEST_DB=dbname,
+        GUMROAD_ODOO_ARGS=shlex.join(base),
+        GUMROAD_ODOO_CMD="\x1f".join(odoo.command),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "tests_integration",
+         f"--junitxml={junit}"],
+        cwd=odoo_env.ADDON_DIR,
+        env=env,
+        check=False,
+    )
+    return junit_counts(junit, proc.returncode)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pure-only", action="store_true")
+    parser.add_argument("--skip-pure", action="store_true", help="Odoo and integration only")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--test-tags", default="/gumroad_connector")
+    args = parser.parse_args()
+
+    odoo_env.ensure_python_packages(
+        {"pytest": "pytest", "hypothesis": "hypothesis", "requests": "requests"}
+    )
+    odoo = pg = None
+    if not args.pure_only:
+        # Fail fast, before any test runs, when Odoo or PostgreSQL is missing.
+        try:
+            odoo = odoo_env.find_odoo()
+            pg = odoo_env.ensure_postgres()
+        except odoo_env.SetupError as err:
+            print(f"ERROR: {err}", file=sys.stderr)
+            print("0 passed, 1 failed")
+            return 2
+    log_dir = Path(tempfile.mkdtemp(prefix="gumroad_tests_"))
+    passed = failed = skipped = 0
+    if not args.skip_pure:
+        passed, failed, skipped = run_pure_suite(log_dir)
+        print(f"pytest: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    if not args.pure_only:
+        dbname = f"gumroad_test_{int(time.time())}_{os.getpid()}"
+        env = dict(os.environ, **odoo.extra_env)
+        # The token encryption key lives outside the database; tests get a fresh one per run.
+        env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
+        try:
+            p, f = run_odoo_suite(odoo, pg, log_dir, args.test_tags, dbname, env)
+            passed, failed = passed + p, failed + f
+            if odoo_env.database_exists(pg, dbname):
+                p, f, s = run_integration_suite(odoo, pg, log_dir, dbname, env)
+                passed, failed, skipped = passed + p, failed + f, skipped + s
+                print(f"integration: {p} passed, {f} failed, {s} skipped", flush=True)
+        finally:
+            if not args.keep_db:
+                odoo_env.drop_database(pg, dbname)
+    print(f"logs: {log_dir}")
+    summary = f"{passed} passed, {failed} failed"
+    if skipped:
+        summary += f", {skipped} skipped"
+    print(summary)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

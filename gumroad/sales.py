@@ -1,0 +1,282 @@
+"""The sale object of Gumroad's API v2 (`Purchase#as_json(version: 2)`), read strictly.
+
+`price`, `gumroad_fee` and `tax_cents` are USD cents whatever the product currency;
+`formatted_total_price` and `amount_refundable_in_currency` are listed-currency text.
+Keys whose value is nil are left out by Gumroad, so optional keys may be absent.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+from .errors import MalformedPayloadError
+from .money import cents_to_decimal, parse_amount
+
+CENT = Decimal("0.01")
+# Far above any real sale; keeps Decimal arithmetic exact and out of overflow.
+MAX_CENTS = 10**15
+
+
+@dataclass(frozen=True)
+class Sale:
+    """One Gumroad sale, typed. Amounts are Decimal; `raw` is the dict as received."""
+
+    id: str
+    order_id: int | None
+    created_at: datetime
+    sale_date: date
+    product_id: str
+    product_name: str
+    product_permalink: str | None
+    email: str
+    full_name: str | None
+    country: str | None
+    country_iso2: str | None
+    quantity: int
+    price_usd: Decimal
+    gumroad_fee_usd: Decimal
+    tax_usd: Decimal
+    listed_currency: str | None
+    listed_total: Decimal
+    listed_refundable: Decimal
+    refunded: bool
+    partially_refunded: bool
+    disputed: bool
+    dispute_won: bool
+    chargedback: bool
+    is_gift_sender: bool
+    is_gift_receiver: bool
+    giftee_email: str | None
+    gifter_email: str | None
+    subscription_id: str | None
+    is_recurring_charge: bool
+    license_key: str | None
+    variants: dict[str, str] = field(hash=False)
+    offer_code: str | None
+    paid: bool
+    raw: dict = field(hash=False, repr=False)
+
+    @property
+    def refund_state(self) -> str:
+        """One of "full", "partial", "none", from Gumroad's own flags."""
+        if self.refunded:
+            return "full"
+        if self.partially_refunded:
+            return "partial"
+        return "none"
+
+    @property
+    def dispute_state(self) -> str:
+        """One of "open" (chargeback not reversed), "won", "none"."""
+        if self.dispute_won:
+            return "won"
+        if self.chargedback:
+            return "open"
+        return "none"
+
+    @property
+    def listed_refunded(self) -> Decimal:
+        """Listed-currency amount refunded so far."""
+        state = self.refund_state
+        if state == "full":
+            return self.listed_total
+        if state == "none":
+            # The two strings are formatted separately and may disagree by a rounding
+            # cent; an unrefunded sale has refunded nothing.
+            return Decimal(0)
+        return max(self.listed_total - self.listed_refundable, Decimal(0))
+
+    @property
+    def usd_refunded(self) -> Decimal:
+        """USD refunded: the listed share applied to `price_usd` (no API field)."""
+        state = self.refund_state
+        if state == "full":
+            return self.price_usd
+        if state == "none" or not self.listed_total:
+            return Decimal(0)
+        share = min(self.listed_refunded / self.listed_total, Decimal(1))
+        return (self.price_usd * share).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_sale(data: dict) -> Sale:
+    """Read one sale dict of `GET /sales` or `GET /sales/:id` (the inner "sale").
+
+    Raises MalformedPayloadError naming the sale and the field at fault.
+    """
+    if not isinstance(data, Mapping):
+        raise MalformedPayloadError(
+            f"A sale must be a JSON object, not {type(data).__name__}.", field=None
+        )
+    reader = _SaleReader(data)
+    sale_id = reader.required_str("id")
+    reader.sale_id = sale_id
+    created_at = reader.timestamp("created_at")
+    price_cents = reader.cents("price", required=True)
+    listed_total = reader.amount("formatted_total_price")
+    listed_refundable = reader.amount("amount_refundable_in_currency")
+    currency = reader.optional_str("currency")
+    return Sale(
+        id=sale_id,
+        order_id=reader.order_id("order_id"),
+        created_at=created_at,
+        sale_date=created_at.date(),
+        product_id=reader.required_str("product_id"),
+        product_name=reader.required_str("product_name", allow_empty=True),
+        product_permalink=reader.optional_str("product_permalink"),
+        email=reader.optional_str("email") or "",
+        full_name=reader.optional_str("full_name"),
+        country=reader.optional_str("country"),
+        country_iso2=reader.optional_str("country_iso2"),
+        quantity=reader.quantity("quantity"),
+        price_usd=cents_to_decimal(price_cents),
+        gumroad_fee_usd=cents_to_decimal(reader.cents("gumroad_fee")),
+        tax_usd=cents_to_decimal(reader.cents("tax_cents")),
+        listed_currency=currency.strip().lower() if currency else None,
+        listed_total=listed_total,
+        listed_refundable=listed_refundable,
+        refunded=reader.flag("refunded"),
+        partially_refunded=reader.flag("partially_refunded"),
+        disputed=reader.flag("disputed"),
+        dispute_won=reader.flag("dispute_won"),
+        chargedback=reader.flag("chargedback"),
+        is_gift_sender=reader.flag("is_gift_sender_purchase"),
+        is_gift_receiver=reader.flag("is_gift_receiver_purchase"),
+        giftee_email=reader.optional_str("giftee_email"),
+        gifter_email=reader.optional_str("gifter_email"),
+        subscription_id=reader.optional_str("subscription_id"),
+        is_recurring_charge=reader.flag("recurring_charge"),
+        license_key=reader.optional_str("license_key"),
+        variants=reader.variants("variants"),
+        offer_code=reader.offer_code("offer_code"),
+        paid=price_cents != 0,
+        raw=data,
+    )
+
+
+class _SaleReader:
+    """Typed access to one sale dict; every failure names the sale and the key."""
+
+    def __init__(self, data):
+        self.data = data
+        self.sale_id = None
+
+    def malformed(self, key, problem, value=None, show_value=True):
+        return MalformedPayloadError.for_field(
+            problem,
+            field=key,
+            value=value,
+            sale_id=self.sale_id,
+            show_value=show_value,
+        )
+
+    def required_str(self, key, *, allow_empty=False):
+        if key not in self.data or self.data[key] is None:
+            raise self.malformed(key, "is missing", show_value=False)
+        value = self.data[key]
+        if not isinstance(value, str):
+            raise self.malformed(key, "is not a string", value)
+        if not allow_empty and not value.strip():
+            raise self.malformed(key, "is empty", value)
+        return value
+
+    def optional_str(self, key):
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.malformed(key, "is not a string", value)
+        return value or None
+
+    def flag(self, key):
+        # Gumroad leaves out nil keys ("refunded" on $0 purchases): absent is false.
+        value = self.data.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.malformed(key, "is not a boolean", value)
+        return value
+
+    def _integer(self, key, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.malformed(key, "is not an integer", value)
+        return value
+
+    def cents(self, key, *, required=False):
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.malformed(key, "is missing", show_value=False)
+            return 0
+        value = self._integer(key, value)
+        if not 0 <= value < MAX_CENTS:
+            raise self.malformed(key, "is out of range", value)
+        return value
+
+    def quantity(self, key):
+        value = self.data.get(key)
+        if value is None:
+            return 1
+        value = self._integer(key, value)
+        if not 1 <= value < MAX_CENTS:
+            raise self.malformed(key, "is out of range", value)
+        return value
+
+    def order_id(self, key):
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)  # the ping's order_number is a numeric string
+        value = self._integer(key, value)
+        if not 0 <= value < 2**63:
+            raise self.malformed(key, "is out of range", value)
+        return value
+
+    def timestamp(self, key):
+        value = self.required_str(key)
+        try:
+            moment = datetime.fromisoformat(value.strip())
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.astimezone(timezone.utc)
+        except (ValueError, OverflowError):
+            raise self.malformed(key, "is not an ISO 8601 date-time", value) from None
+
+    def amount(self, key):
+        if self.data.get(key) is None:
+            raise self.malformed(key, "is missing", show_value=False)
+        value = parse_amount(self.data[key], field=key, sale_id=self.sale_id)
+        if value < 0:
+            raise self.malformed(key, "is negative", self.data[key])
+        return value
+
+    def variants(self, key):
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.malformed(key, "is not an object", value)
+        variants = {}
+        for category, option in value.items():
+            if not isinstance(category, str):
+                raise self.malformed(key, "has a non-string category", category)
+            if isinstance(option, bool) or not isinstance(option, str | int):
+                raise self.malformed(key, "has a non-string option", option)
+            variants[category] = str(option)
+        return variants
+
+    def offer_code(self, key):
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value or None  # pings send the code itself
+        if not isinstance(value, Mapping):
+            raise self.malformed(key, "is not an object", value)
+        code = value.get("code", value.get("name"))
+        if code is None:
+            return None
+        if not isinstance(code, str):
+            raise self.malformed(key, "has a non-string code", code)
+        return code or None

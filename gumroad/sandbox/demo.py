@@ -1,0 +1,721 @@
+"""Deterministic demo data: a seller, a small catalog and N sales from one seed.
+
+Everything is drawn from `random.Random(seed)` in a fixed order, so the same
+(seed, sales, start_date, end_date, products) always yields the same ids and amounts.
+"""
+
+import heapq
+import random
+import unicodedata
+from bisect import bisect_left
+from datetime import date, datetime, time, timedelta, timezone
+
+from .currency import get_currency, round_half_up
+from .ids import external_id, license_key, numeric_user_id
+from .records import (
+    RECURRENCE_MONTHS,
+    CustomFieldSpec,
+    License,
+    OfferCode,
+    Payout,
+    Product,
+    Sale,
+    Seller,
+    Subscription,
+    VariantOption,
+    price_sale,
+)
+
+UTC = timezone.utc
+# Row keys are spaced so a back-dated add_sale can take a key between two neighbours:
+# Gumroad's page condition "created_at <= t AND id < key_id" needs ids in time order.
+KEY_SPACING = 256
+DEFAULT_SPAN_DAYS = 90
+
+# Default catalog. Prices are in the product currency's minor units.
+DEFAULT_PRODUCT_SPECS = (
+    {
+        "name": "The Odoo Integration Handbook",
+        "permalink": "odoohb",
+        "custom_permalink": "odoo-handbook",
+        "currency": "usd",
+        "price": 2900,
+        "kind": "ebook",
+        "tags": ["odoo", "accounting"],
+        "custom_fields": [{"name": "Company"}],
+        "file_info": {"Size": "2.4 MB", "Length": "212 pages"},
+        "reviews": (12, 4.6),
+        "offer_codes": [{"code": "LAUNCH20", "percent_off": 20}],
+        "weight": 30,
+    },
+    {
+        "name": "Accounting Automation Course",
+        "permalink": "acctc",
+        "currency": "eur",
+        "price": 14900,
+        "kind": "course",
+        "tags": ["accounting"],
+        "offer_codes": [{"code": "EARLYBIRD", "percent_off": 25}],
+        "weight": 12,
+    },
+    {
+        "name": "Invoice Template Pack (JP)",
+        "permalink": "invjp",
+        "currency": "jpy",
+        "price": 1500,
+        "kind": "template",
+        "weight": 10,
+    },
+    {
+        "name": "Pro Templates Membership",
+        "permalink": "protm",
+        "currency": "usd",
+        "price": 1000,
+        "kind": "membership",
+        "tiers": {
+            "Basic": {"monthly": 1000, "yearly": 10000},
+            "Pro": {"monthly": 2500, "yearly": 25000},
+        },
+        "licensed": True,
+        "weight": 15,
+    },
+    {
+        "name": "Invoice Sync Plugin",
+        "permalink": "invsync",
+        "custom_permalink": "invoice-sync",
+        "currency": "usd",
+        "price": 4900,
+        "kind": "plugin",
+        "tags": ["odoo", "invoicing"],
+        "variants": {
+            "title": "License type",
+            "options": [("Single seat", 0), ("Team (5 seats)", 5000)],
+        },
+        "licensed": True,
+        "custom_fields": [
+            {"name": "Company"},
+            {"name": "VAT ID"},
+            {"name": "I accept the license terms", "type": "terms", "required": True},
+        ],
+        "offer_codes": [{"code": "SAVE5", "amount_cents": 500}],
+        "weight": 20,
+    },
+    {
+        "name": "Chart of Accounts Starter Kit",
+        "permalink": "coastart",
+        "currency": "usd",
+        "price": 0,
+        "kind": "free",
+        "customizable_price": True,
+        "weight": 8,
+    },
+    {
+        "name": "Bookkeeping Checklist 2024",
+        "permalink": "bkcl24",
+        "currency": "usd",
+        "price": 500,
+        "kind": "legacy",
+        "published": False,
+        "sales_window": (0.0, 0.5),
+        "weight": 5,
+    },
+)
+
+# (name, iso2, weight, email tld, regions) ; regions: list of (state, zip prefix)
+COUNTRIES = (
+    ("United States", "US", 40, "com", (("CA", "94"), ("NY", "10"), ("TX", "73"))),
+    ("France", "FR", 8, "fr", ()),
+    ("Germany", "DE", 8, "de", ()),
+    ("United Kingdom", "GB", 8, "co.uk", ()),
+    ("Japan", "JP", 6, "jp", ()),
+    ("Canada", "CA", 5, "ca", ()),
+    ("Spain", "ES", 5, "es", ()),
+    ("Brazil", "BR", 5, "com.br", ()),
+    ("India", "IN", 5, "in", ()),
+    ("Netherlands", "NL", 5, "nl", ()),
+)
+EU_COUNTRIES = {"FR", "DE", "ES", "NL"}
+NAMES = {
+    "US": (("Maria", "Lopez"), ("James", "Carter"), ("Emily", "Nguyen")),
+    "FR": (("Théo", "Martin"), ("Chloé", "Dubois"), ("Gaël", "Lefèvre")),
+    "DE": (("Jürgen", "Müller"), ("Anna", "Schröder"), ("Lukas", "Weiß")),
+    "GB": (("Oliver", "Smith"), ("Amelia", "Jones"), ("Harry", "Taylor")),
+    "JP": (("太郎", "山田"), ("Yuki", "Sato"), ("花子", "鈴木")),
+    "CA": (("Liam", "Tremblay"), ("Olivia", "Roy"), ("Noah", "Gagnon")),
+    "ES": (("José", "García"), ("Lucía", "Martínez"), ("Álvaro", "Núñez")),
+    "BR": (("João", "Silva"), ("Ana", "Conceição"), ("Luís", "Araújo")),
+    "IN": (("Aarav", "Sharma"), ("Priya", "Patel"), ("Rohan", "Iyer")),
+    "NL": (("Daan", "de Vries"), ("Sanne", "Jansen"), ("Bram", "van Dijk")),
+}
+ROMANIZED = {"太郎": "taro", "山田": "yamada", "花子": "hanako", "鈴木": "suzuki"}
+REFERRERS = (
+    ("direct", 50),
+    ("https://www.google.com/", 20),
+    ("https://twitter.com/", 10),
+    ("https://acme.gumroad.com/", 20),
+)
+CARD_TYPES = (("visa", 60), ("mastercard", 20), ("amex", 5), ("paypal", 15))
+
+
+def ascii_slug(text):
+    text = ROMANIZED.get(text, text)
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in folded.lower() if ch.isalnum()) or "buyer"
+
+
+def weighted(rng, pairs):
+    total = sum(weight for _, weight in pairs)
+    pick = rng.random() * total
+    for value, weight in pairs:
+        pick -= weight
+        if pick < 0:
+            return value
+    return pairs[-1][0]
+
+
+def utc_midnight(day):
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def build_seller(rng):
+    return Seller(
+        name="Acme Digital",
+        email="owner@acme-digital.example",
+        external_id=numeric_user_id(rng),
+        user_id=external_id(rng),
+        subdomain="acme",
+    )
+
+
+def build_product(spec, rng, key, created_at):
+    """A Product from a spec dict; unknown keys are refused so typos surface early."""
+    known = {
+        "name",
+        "permalink",
+        "custom_permalink",
+        "currency",
+        "price",
+        "kind",
+        "tags",
+        "custom_fields",
+        "file_info",
+        "reviews",
+        "offer_codes",
+        "weight",
+        "tiers",
+        "licensed",
+        "variants",
+        "customizable_price",
+        "published",
+        "sales_window",
+        "description",
+        "recurrences",
+        "max_purchase_count",
+    }
+    unknown = set(spec) - known
+    if unknown:
+        raise ValueError(f"Unknown product spec keys: {sorted(unknown)}")
+    product_id = external_id(rng)
+    permalink = spec.get("permalink") or f"p{rng.getrandbits(24):06x}"
+    product = Product(
+        key=key,
+        id=product_id,
+        name=spec["name"],
+        unique_permalink=permalink,
+        custom_permalink=spec.get("custom_permalink"),
+        currency=get_currency(spec.get("currency", "usd")),
+        price=int(spec.get("price", 1000)),
+        created_at=created_at,
+        kind=spec.get("kind", "digital"),
+        published=spec.get("published", True),
+        tags=list(spec.get("tags", [])),
+        licensed=spec.get("licensed", False),
+        customizable_price=spec.get("customizable_price", False),
+        file_info=dict(spec.get("file_info", {})),
+        weight=spec.get("weight", 1),
+        sales_window=tuple(spec.get("sales_window", (0.0, 1.0))),
+        max_purchase_count=spec.get("max_purchase_count"),
+    )
+    if "description" in spec:
+        product.description = spec["description"]
+    product.thumbnail_url = (
+        f"https://public-files.gumroad.com/{rng.getrandbits(128):032x}"
+    )
+    if spec.get("reviews"):
+        product.reviews_count, product.average_rating = spec["reviews"]
+    for field_spec in spec.get("custom_fields", []):
+        product.custom_fields.append(
+            CustomFieldSpec(
+                id=external_id(rng),
+                name=field_spec["name"],
+                type=field_spec.get("type", "text"),
+                required=field_spec.get("required", False),
+            )
+        )
+    for code in spec.get("offer_codes", []):
+        product.offer_codes.append(OfferCode(**code))
+    if spec.get("tiers"):
+        product.is_tiered_membership = True
+        product.variant_title = "Tier"
+        product.variant_options = [
+            VariantOption(external_id(rng), name, 0, dict(prices))
+            for name, prices in spec["tiers"].items()
+        ]
+        product.recurrences = list(spec.get("recurrences") or ["monthly", "yearly"])
+        product.subscription_duration = product.recurrences[0]
+    elif spec.get("variants"):
+        product.variant_title = spec["variants"]["title"]
+        product.variant_options = [
+            VariantOption(external_id(rng), name, difference)
+            for name, difference in spec["variants"]["options"]
+        ]
+    return product
+
+
+def product_specs_for(products):
+    """None -> default catalog; int N -> default catalog padded with filler products."""
+    if products is None:
+        return list(DEFAULT_PRODUCT_SPECS)
+    if isinstance(products, int):
+        specs = list(DEFAULT_PRODUCT_SPECS[:products])
+        for number in range(1, products - len(specs) + 1):
+            specs.append(
+                {
+                    "name": f"Template Pack #{number}",
+                    "permalink": f"tpl{number}",
+                    "price": 800 + 100 * number,
+                    "weight": 1,
+                }
+            )
+        return specs
+    return [dict(spec) for spec in products]
+
+
+class Buyer:
+    __slots__ = ("account_email", "country", "email", "full_name", "purchaser_id")
+
+    def __init__(self, email, account_email, purchaser_id, full_name, country):
+        self.email = email
+        self.account_email = account_email
+        self.purchaser_id = purchaser_id
+        self.full_name = full_name
+        self.country = country  # (name, iso2, state, zip) or None
+
+
+class DemoBuilder:
+    """Builds the demo state. Also used later for sales added at runtime."""
+
+    def __init__(self, rng, seller):
+        self.rng = rng
+        self.seller = seller
+        self.buyers = []
+        self.buyer_serial = 0
+
+    # -- buyers ----------------------------------------------------------------------
+    def new_buyer(self):
+        rng = self.rng
+        name, iso2, _weight, tld, regions = weighted(
+            rng, [(country, country[2]) for country in COUNTRIES]
+        )
+        first, last = rng.choice(NAMES[iso2])
+        self.buyer_serial += 1
+        email = (
+            f"{ascii_slug(first)}.{ascii_slug(last)}{self.buyer_serial}@example.{tld}"
+        )
+        purchaser_id = numeric_user_id(rng) if rng.random() < 0.6 else None
+        account_email = None
+        if purchaser_id and rng.random() < 0.05:
+            # The API shows the account email when it differs from the checkout one.
+            account_email = f"{ascii_slug(first)}{self.buyer_serial}@mail.example"
+        full_name = (
+            f"{last} {first}"
+            if iso2 == "JP" and ord(first[0]) > 0x3000
+            else (f"{first} {last}")
+        )
+        if rng.random() < 0.1:
+            full_name = None
+        state = zip_code = None
+        if regions:
+            state, zip_prefix = rng.choice(regions)
+            zip_code = f"{zip_prefix}{rng.randrange(1000):03d}"
+        country = None if rng.random() < 0.03 else (name, iso2, state, zip_code)
+        return Buyer(email, account_email, purchaser_id, full_name, country)
+
+    def pick_buyer(self):
+        if self.buyers and self.rng.random() < 0.2:
+            return self.rng.choice(self.buyers)
+        buyer = self.new_buyer()
+        self.buyers.append(buyer)
+        return buyer
+
+    # -- sales -----------------------------------------------------------------------
+    def new_license(self, option_name=None):
+        return License(
+            serial=license_key(self.rng),
+            id=external_id(self.rng),
+            uses=self.rng.randrange(0, 4),
+            multiseat=False,
+        )
+
+    def fill_card(self, sale, buyer):
+        card_type = weighted(self.rng, CARD_TYPES)
+        sale.card_type = card_type
+        if card_type == "paypal":
+            sale.card_visual = buyer.email
+        else:
+            sale.card_visual = f"**** **** **** {self.rng.randrange(10000):04d}"
+
+    def fill_buyer(self, sale, buyer):
+        sale.account_email = buyer.account_email
+        sale.purchaser_id = buyer.purchaser_id
+        sale.full_name = buyer.full_name
+        if buyer.country:
+            name, iso2, state, zip_code = buyer.country
+            sale.country, sale.state, sale.zip_code = name, state, zip_code
+            sale.ip_country = name
+            # country_iso2 comes only from the stored country column; GeoIP-only
+            # rows (about 1 in 12 here) have a country name but no ISO code.
+            sale.country_iso2 = None if self.rng.random() < 0.08 else iso2
+
+    def custom_field_values(self, product, buyer):
+        values = {}
+        for spec in product.custom_fields:
+            if spec.type in ("terms", "checkbox"):
+                values[spec.name] = True
+            elif spec.name == "VAT ID":
+                iso2 = buyer.country[1] if buyer.country else None
+                if iso2 in EU_COUNTRIES:
+                    values[spec.name] = f"{iso2}{self.rng.randrange(10**10, 10**11)}"
+            elif self.rng.random() < 0.5:
+                last = (buyer.full_name or "Buyer").split()[-1]
+                values[spec.name] = f"{last} {self.rng.choice(['SARL', 'GmbH', 'Ltd'])}"
+        return values
+
+    def make_sale(
+        self,
+        product,
+        created_at,
+        *,
+        buyer=None,
+        option_name=None,
+        recurrence=None,
+        quantity=None,
+        offer_code=None,
+        pay_what_you_want=None,
+        subscription=None,
+        recurring_charge=False,
+    ):
+        """One listed purchase of `product`, priced and described like checkout does."""
+        rng = self.rng
+        buyer = buyer or self.pick_buyer()
+        option = None
+        if product.variant_options:
+            if option_name is None:
+                option_name = rng.choice(product.variant_options).name
+            option = product.option(option_name)
+        if product.is_tiered_membership:
+            recurrence = recurrence or product.subscription_duration
+        if quantity is None:
+            quantity = rng.choice((1, 1, 1, 2, 3)) if product.kind == "template" else 1
+        if product.customizable_price:
+            if pay_what_you_want is None:
+                pay_what_you_want = (
+                    0 if rng.random() < 0.8 else rng.choice((100, 300, 500, 1000))
+                )
+            unit = max(product.price, pay_what_you_want)
+        else:
+            unit = product.unit_price(option, recurrence)
+        listed_total, price, fee = price_sale(
+            product.currency, unit, quantity, offer_code
+        )
+        sale = Sale(
+            key=0,
+            id=external_id(rng),
+            created_at=created_at,
+            product=product,
+            currency=product.currency,
+            email=buyer.email,
+            price=price,
+            listed_total=listed_total,
+            fee=fee,
+            quantity=quantity,
+            recurrence=recurrence if product.is_tiered_membership else None,
+            offer_code=offer_code,
+            subscription=subscription,
+            recurring_charge=recurring_charge,
+        )
+        self.fill_buyer(sale, buyer)
+        if option is not None:
+            sale.variants = {product.variant_title: option.name}
+            sale.variants_price_cents = (
+                option.recurrence_prices[recurrence]
+                if option.recurrence_prices
+                else option.price_difference
+            )
+        sale.custom_fields = self.custom_field_values(product, buyer)
+        if price:
+            self.fill_card(sale, buyer)
+        if (
+            buyer.country
+            and buyer.country[1] in EU_COUNTRIES
+            and product.kind == "course"
+        ):
+            # Gumroad-collected VAT: reported in tax_cents, not included in price.
+            sale.tax_cents = round_half_up(price * 0.2)
+            sale.tax_label = "VAT"
+        sale.referrer = weighted(rng, REFERRERS)
+        if sale.referrer != "direct" and rng.random() < 0.3:
+            sale.url_params = {
+                "utm_source": "newsletter",
+                "utm_medium": "email",
+                "utm_campaign": "launch",
+            }
+        if product.kind == "plugin" and price and rng.random() < 0.08:
+            sale.affiliate_email = "partner@affiliates.example"
+            sale.affiliate_credit_cents = round_half_up(price * 0.1)
+        sale.can_contact = rng.random() < 0.9
+        sale.is_following = rng.random() < 0.2
+        if product.reviews_count and rng.random() < 0.3:
+            sale.product_rating = rng.choice((4, 5, 5, 3))
+        if product.licensed and subscription is None:
+            sale.license = self.new_license(option_name)
+        return sale
+
+    def make_gift_receiver(self, sender, giftee_email):
+        """The giftee's $0 copy of a gift: not listed, carries the license."""
+        receiver = Sale(
+            key=0,
+            id=external_id(self.rng),
+            created_at=sender.created_at,
+            product=sender.product,
+            currency=sender.currency,
+            email=giftee_email,
+            price=0,
+            listed_total=0,
+            quantity=sender.quantity,
+            variants=dict(sender.variants),
+            variants_price_cents=sender.variants_price_cents,
+            gift_role="receiver",
+            gift_peer=sender,
+            giftee_email=giftee_email,
+            gifter_email=sender.email,
+            listed=False,
+            referrer=sender.referrer,
+        )
+        receiver.license = sender.license
+        sender.license = None
+        sender.gift_role = "sender"
+        sender.gift_peer = receiver
+        sender.giftee_email = giftee_email
+        sender.gifter_email = sender.email
+        return receiver
+
+
+def choose_product(rng, products, position):
+    """Weighted product pick among those selling at `position` (0..1 of the range)."""
+    candidates = [
+        (product, product.weight)
+        for product in products
+        if product.sales_window[0] <= position < product.sales_window[1]
+        and not product.deleted
+    ]
+    if not candidates:
+        candidates = [(product, product.weight) for product in products]
+    return weighted(rng, candidates)
+
+
+def date_range(start_date, end_date, now):
+    """Demo range: both days inclusive; defaults end yesterday (UTC), 90 days long."""
+    if end_date is None:
+        end_date = now.date() - timedelta(days=1)
+    if start_date is None:
+        start_date = end_date - timedelta(days=DEFAULT_SPAN_DAYS - 1)
+    if isinstance(start_date, str):
+        start_date = date.fromisoformat(start_date)
+    if isinstance(end_date, str):
+        end_date = date.fromisoformat(end_date)
+    if end_date < start_date:
+        raise ValueError("end_date is before start_date")
+    return start_date, end_date
+
+
+class DemoState:
+    """What generate() returns; the store takes ownership of it."""
+
+    def __init__(self):
+        self.seller = None
+        self.products = []
+        self.rows = []  # every sale row, ascending by (created_at, key)
+        self.subscriptions = []
+        self.payouts = []
+        self.builder = None
+        self.next_key = KEY_SPACING
+
+
+def generate(*, seed, sales, products, start_date, end_date, now):
+    rng = random.Random(seed)
+    state = DemoState()
+    state.seller = build_seller(rng)
+    start_date, end_date = date_range(start_date, end_date, now)
+    range_start = utc_midnight(start_date)
+    range_stop = min(utc_midnight(end_date + timedelta(days=1)), now)
+    specs = product_specs_for(products)
+    for index, spec in enumerate(specs):
+        created = range_start - timedelta(days=30 * (len(specs) - index), hours=index)
+        state.products.append(build_product(spec, rng, index + 1, created))
+    builder = DemoBuilder(rng, state.seller)
+    state.builder = builder
+    span_us = max(int((range_stop - range_start).total_seconds() * 1_000_000), 1)
+    offsets = sorted(rng.randrange(span_us) for _ in range(sales))
+    due_subscriptions = []  # heap of (due, key, subscription) for monthly ones
+    for offset in offsets:
+        created_at = range_start + timedelta(microseconds=offset)
+        product = choose_product(rng, state.products, offset / span_us)
+        if product.is_tiered_membership:
+            row = membership_sale(
+                builder, state, product, created_at, due_subscriptions
+            )
+            state.rows.append(row)
+            continue
+        offer = None
+        if product.offer_codes and rng.random() < 0.12:
+            offer = rng.choice(product.offer_codes)
+        row = builder.make_sale(product, created_at, offer_code=offer)
+        state.rows.append(row)
+        if row.paid and rng.random() < 0.02:
+            giftee = f"giftee{builder.buyer_serial}.{len(state.rows)}@example.com"
+            state.rows.append(builder.make_gift_receiver(row, giftee))
+    for index, row in enumerate(state.rows, start=1):
+        row.key = index * KEY_SPACING
+    state.next_key = (len(state.rows) + 1) * KEY_SPACING
+    apply_history(rng, state, now)
+    state.payouts = build_payouts(rng, state, start_date, now)
+    return state
+
+
+def membership_sale(builder, state, product, created_at, due_subscriptions):
+    """A renewal of a due monthly subscription, or a new subscription."""
+    rng = builder.rng
+    while due_subscriptions and due_subscriptions[0][2].cancelled_at is not None:
+        heapq.heappop(due_subscriptions)
+    if (
+        due_subscriptions
+        and due_subscriptions[0][0] <= created_at
+        and rng.random() < 0.7
+    ):
+        _due, _key, subscription = heapq.heappop(due_subscriptions)
+        first = subscription.original_purchase
+        buyer = Buyer(
+            first.email, first.account_email, first.purchaser_id, first.full_name, None
+        )
+        row = builder.make_sale(
+            product,
+            created_at,
+            buyer=buyer,
+            option_name=subscription.tier,
+            recurrence=subscription.recurrence,
+            subscription=subscription,
+            recurring_charge=True,
+        )
+        for name in ("country", "country_iso2", "state", "zip_code", "ip_country"):
+            setattr(row, name, getattr(first, name))
+        row.custom_fields = dict(first.custom_fields)
+    else:
+        recurrence = "monthly" if rng.random() < 0.8 else "yearly"
+        subscription = Subscription(
+            key=len(state.subscriptions) + 1,
+            id=external_id(rng),
+            product=product,
+            email="",
+            created_at=created_at,
+            recurrence=recurrence,
+            tier=rng.choice(product.variant_options).name,
+        )
+        row = builder.make_sale(
+            product,
+            created_at,
+            option_name=subscription.tier,
+            recurrence=recurrence,
+            subscription=subscription,
+        )
+        subscription.email = row.email
+        subscription.user_id = row.purchaser_id
+        subscription.user_email = row.account_email or (
+            row.email if row.purchaser_id else None
+        )
+        subscription.license = builder.new_license()
+        state.subscriptions.append(subscription)
+    subscription.purchases.append(row)
+    if subscription.recurrence == "monthly":
+        due = created_at + timedelta(days=30)
+        heapq.heappush(due_subscriptions, (due, subscription.key, subscription))
+    return row
+
+
+def apply_history(rng, state, now):
+    """Refunds, disputes and cancellations that happened before the sandbox started."""
+    for row in state.rows:
+        if not row.listed or not row.paid:
+            continue
+        draw = rng.random()
+        if draw < 0.05:
+            row.refunded_listed = row.listed_total
+            row.refund_count = 1
+        elif draw < 0.10:
+            first = max(
+                1, round_half_up(row.listed_total * rng.choice((0.2, 0.3, 0.5)))
+            )
+            row.refunded_listed = first
+            row.refund_count = 1
+            if rng.random() < 0.3:
+                # A second partial refund; sometimes it brings the total to the price.
+                second = row.listed_total - first if rng.random() < 0.3 else first // 2
+                row.refunded_listed = min(row.listed_total, first + max(second, 1))
+                row.refund_count = 2
+        elif draw < 0.12 and row.subscription is None:
+            row.disputed = True
+            row.dispute_won = rng.random() < 0.5
+    for subscription in state.subscriptions:
+        if rng.random() < 0.15:
+            last = subscription.purchases[-1].created_at
+            months = RECURRENCE_MONTHS[subscription.recurrence]
+            requested = last + timedelta(days=rng.randrange(1, 20))
+            if requested >= now:
+                continue
+            subscription.user_requested_cancellation_at = requested
+            subscription.cancelled_at = last + timedelta(days=30 * months)
+            subscription.cancelled_by = "buyer"
+            if subscription.cancelled_at <= now:
+                subscription.ended_at = subscription.cancelled_at
+                subscription.ended_reason = "cancelled"
+
+
+def build_payouts(rng, state, start_date, now):
+    """Weekly Friday payouts of the sales from the week before last."""
+    payouts = []
+    first_friday = start_date + timedelta(days=(4 - start_date.weekday()) % 7 + 7)
+    friday = first_friday
+    key = 1
+    listed = [row for row in state.rows if row.listed and row.paid]
+    times = [row.created_at for row in listed]
+    while utc_midnight(friday) + timedelta(hours=9) < now:
+        paid_at = utc_midnight(friday) + timedelta(hours=9, seconds=rng.randrange(3600))
+        period_end = utc_midnight(friday - timedelta(days=7))
+        period_start = period_end - timedelta(days=7)
+        rows = listed[bisect_left(times, period_start) : bisect_left(times, period_end)]
+        payout = Payout(
+            key=key,
+            id=external_id(rng),
+            created_at=paid_at,
+            amount_cents=sum(max(row.net_usd() - row.fee, 0) for row in rows),
+            processed_at=paid_at + timedelta(hours=2),
+            sale_ids=[row.id for row in rows],
+            refunded_sale_ids=[row.id for row in rows if row.refunded_listed],
+            disputed_sale_ids=[row.id for row in rows if row.disputed],
+            period_start=period_start,
+            period_end=period_end,
+        )
+        payouts.append(payout)
+        key += 1
+        friday += timedelta(days=7)
+    return payouts

@@ -1,0 +1,37 @@
+from odoo import fields, models
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    gumroad_sale_id = fields.Many2one(
+        "gumroad.sale",
+        string="Gumroad sale",
+        index="btree_not_null",
+        copy=False,
+        readonly=True,
+    )
+    is_gumroad = fields.Boolean(
+        string="From Gumroad",
+        compute="_compute_is_gumroad",
+        search="_search_is_gumroad",
+    )
+
+    def _compute_is_gumroad(self):
+        for move in self:
+            move.is_gumroad = bool(move.gumroad_sale_id)
+
+    def _search_is_gumroad(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        positive = (operator == "=") == value
+        return [("gumroad_sale_id", "!=" if positive else "=", False)]
+
+    def action_open_gumroad_sale(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "gumroad.sale",
+            "res_id": self.gumroad_sale_id.id,
+            "view_mode": "form",
+        }

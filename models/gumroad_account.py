@@ -1,0 +1,722 @@
+import hmac
+import logging
+import os
+import secrets
+from datetime import date, datetime, timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import config
+from odoo.tools.urls import urljoin
+
+from .. import const
+from ..gumroad import DEFAULT_BASE_URL, GumroadClient, GumroadError, MissingScopeError
+from ..gumroad import __version__ as client_version
+from ..utils import token_cipher
+
+_logger = logging.getLogger(__name__)
+
+TOKEN_PLACEHOLDER = "********"
+
+
+class GumroadAccount(models.Model):
+    _name = "gumroad.account"
+    _description = "Gumroad Connector"
+    _inherit = ["mail.thread"]
+    _order = "sequence, name, id"
+
+    # === FIELDS === #
+
+    name = fields.Char(
+        required=True, tracking=True, help="A name for this Gumroad seller account."
+    )
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        help="The company whose books receive this account's sales.",
+    )
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
+    api_base_url = fields.Char(
+        string="API base URL",
+        required=True,
+        default=DEFAULT_BASE_URL,
+        help="Gumroad's API address. Change it only to point at a Gumroad sandbox.",
+    )
+    state = fields.Selection(
+        [
+            ("not_connected", "Not connected"),
+            ("connected", "Connected"),
+            ("error", "Error"),
+        ],
+        default="not_connected",
+        required=True,
+        readonly=True,
+        tracking=True,
+        copy=False,
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+
+    # The token is write-only: `access_token` never returns it; only the ciphertext is stored.
+    access_token = fields.Char(
+        compute="_compute_access_token",
+        inverse="_inverse_access_token",
+        groups="gumroad_connector.gumroad_connector_group_manager",
+        help="A Gumroad access token (Settings > Advanced > Applications > Generate access "
+        "token). It is stored encrypted and can never be read back.",
+    )
+    access_token_cipher = fields.Char(
+        copy=False, groups="base.group_system", readonly=True, prefetch=False
+    )
+    has_token = fields.Boolean(readonly=True, copy=False)
+
+    # Profile and summary filled by "Verify connection".
+    gumroad_user_id = fields.Char(string="Gumroad user id", readonly=True, copy=False)
+    profile_name = fields.Char(readonly=True, copy=False)
+    profile_email = fields.Char(readonly=True, copy=False)
+    profile_currency = fields.Char(readonly=True, copy=False)
+    last_verified = fields.Datetime(readonly=True, copy=False)
+    products_published_count = fields.Integer(readonly=True, copy=False)
+    products_unpublished_count = fields.Integer(readonly=True, copy=False)
+    sales_30d_count = fields.Integer(
+        string="Sales (30 days)", readonly=True, copy=False
+    )
+    revenue_30d = fields.Monetary(
+        string="Revenue (30 days)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        copy=False,
+    )
+    usd_currency_id = fields.Many2one(
+        "res.currency", compute="_compute_usd_currency_id", string="USD"
+    )
+    missing_scopes = fields.Text(
+        readonly=True,
+        copy=False,
+        help="Features unavailable with this token because it lacks a scope.",
+    )
+
+    # Accounting defaults.
+    journal_id = fields.Many2one(
+        "account.journal",
+        string="Sales journal",
+        domain="[('type', '=', 'sale'), ('company_id', '=', company_id)]",
+        check_company=True,
+        help="Journal of the invoices and credit notes. Default: the company's first sales "
+        "journal.",
+    )
+    income_account_id = fields.Many2one(
+        "account.account",
+        string="Income account",
+        check_company=True,
+        help="Income account of the invoice lines. Default: the product's income account.",
+    )
+    currency_mode = fields.Selection(
+        [
+            ("usd", "USD, as Gumroad settles"),
+            ("listed", "The product's listed currency"),
+        ],
+        default="usd",
+        required=True,
+        help="USD: invoices carry what Gumroad settles (the sale's price in USD). Listed "
+        "currency: invoices carry the amount in the product's own currency.",
+    )
+    default_partner_id = fields.Many2one(
+        "res.partner",
+        string="Fallback customer",
+        help="Customer of sales whose buyer has no email address.",
+    )
+
+    # Sync settings and state.
+    sync_enabled = fields.Boolean(
+        string="Scheduled sync",
+        default=True,
+        help="Import new sales automatically, and re-scan the refund look-back window daily.",
+    )
+    refund_lookback_days = fields.Integer(
+        default=const.DEFAULT_REFUND_LOOKBACK_DAYS,
+        help="Refunds and disputes change old sales: the daily sync re-reads this many days.",
+    )
+    sync_watermark = fields.Date(
+        readonly=True,
+        copy=False,
+        help="Every UTC day before this date has been imported completely.",
+    )
+    last_rescan_date = fields.Date(readonly=True, copy=False)
+    last_sync_at = fields.Datetime(readonly=True, copy=False)
+
+    # Progress of the running (or last) import, shown on the form.
+    import_state = fields.Selection(
+        [
+            ("idle", "Idle"),
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+        ],
+        default="idle",
+        readonly=True,
+        copy=False,
+    )
+    import_date_from = fields.Date(readonly=True, copy=False)
+    import_date_to = fields.Date(readonly=True, copy=False)
+    import_sales_read = fields.Integer(readonly=True, copy=False)
+    import_sales_booked = fields.Integer(readonly=True, copy=False)
+    import_sales_failed = fields.Integer(readonly=True, copy=False)
+    import_summary = fields.Text(readonly=True, copy=False)
+
+    sale_ids = fields.One2many("gumroad.sale", "account_id")
+    sale_count = fields.Integer(compute="_compute_sale_count")
+    error_sale_count = fields.Integer(compute="_compute_sale_count")
+    product_count = fields.Integer(compute="_compute_product_count")
+
+    # Webhooks.
+    webhook_secret = fields.Char(
+        copy=False,
+        groups="gumroad_connector.gumroad_connector_group_manager",
+        default=lambda self: secrets.token_urlsafe(32),
+    )
+    webhook_url = fields.Char(
+        compute="_compute_webhook_url",
+        groups="gumroad_connector.gumroad_connector_group_manager",
+        help="The address Gumroad posts its pings to.",
+    )
+    webhook_registered_resources = fields.Char(readonly=True, copy=False)
+
+    # === CONSTRAINTS === #
+
+    _webhook_secret_uniq = models.Constraint(
+        "UNIQUE(webhook_secret)", "Each connector needs its own webhook secret."
+    )
+    _refund_lookback_days_positive = models.Constraint(
+        "CHECK(refund_lookback_days >= 0)",
+        "The refund look-back window cannot be negative.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_access_token(self):
+        for account in self:
+            account.access_token = (
+                TOKEN_PLACEHOLDER if account.sudo().has_token else False
+            )
+
+    def _inverse_access_token(self):
+        for account in self:
+            token = (account.access_token or "").strip()
+            if token == TOKEN_PLACEHOLDER:
+                continue
+            if not token:
+                account.sudo().write({"access_token_cipher": False, "has_token": False})
+                continue
+            cipher = token_cipher.encrypt(token, self._token_key())
+            account.sudo().write(
+                {
+                    "access_token_cipher": cipher,
+                    "has_token": True,
+                    "state": "not_connected",
+                    "last_error": False,
+                }
+            )
+        # The written value sits in the cache: drop it so no read returns it.
+        self.invalidate_recordset(["access_token"])
+
+    def _compute_usd_currency_id(self):
+        usd = self.env.ref("base.USD")
+        for account in self:
+            account.usd_currency_id = usd
+
+    def _compute_sale_count(self):
+        counts = dict(
+            self.env["gumroad.sale"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        errors = dict(
+            self.env["gumroad.sale"]._read_group(
+                [("account_id", "in", self.ids), ("state", "=", "error")],
+                ["account_id"],
+                ["__count"],
+            )
+        )
+        for account in self:
+            account.sale_count = counts.get(account, 0)
+            account.error_sale_count = errors.get(account, 0)
+
+    def _compute_product_count(self):
+        counts = dict(
+            self.env["product.template"]
+            .with_context(active_test=False)
+            ._read_group(
+                [("gumroad_account_id", "in", self.ids)],
+                ["gumroad_account_id"],
+                ["__count"],
+            )
+        )
+        for account in self:
+            account.product_count = counts.get(account, 0)
+
+    def _compute_webhook_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for account in self:
+            account.webhook_url = (
+                urljoin(base_url, f"/gumroad/webhook/{account.webhook_secret}")
+                if account.webhook_secret
+                else False
+            )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        accounts = super().create(vals_list)
+        for account in accounts:
+            account.message_post(body=self.env._("Connector created."))
+        return accounts
+
+    # === BUSINESS METHODS: credentials === #
+
+    @api.model
+    def _token_key(self):
+        """Return the AES key from the server config or the environment.
+
+        :raise UserError: when no key, or an invalid one, is configured
+        """
+        encoded = config.get(const.KEY_CONFIG_OPTION) or os.environ.get(
+            const.KEY_ENV_VARIABLE
+        )
+        try:
+            return token_cipher.load_key(encoded)
+        except token_cipher.KeyMissingError as err:
+            raise UserError(
+                self.env._(
+                    "No encryption key is configured for Gumroad tokens, so the token cannot be "
+                    "stored safely. Set the Odoo server option '%(option)s' (in odoo.conf) or "
+                    "the environment variable %(env)s to a base64-encoded 32-byte key, e.g. "
+                    'the output of: python3 -c "import base64, os; '
+                    'print(base64.b64encode(os.urandom(32)).decode())", then restart Odoo.',
+                    option=const.KEY_CONFIG_OPTION,
+                    env=const.KEY_ENV_VARIABLE,
+                )
+            ) from err
+        except token_cipher.KeyInvalidError as err:
+            raise UserError(
+                self.env._(
+                    "The Gumroad encryption key (option '%(option)s' or %(env)s) is not a "
+                    "base64-encoded 32-byte key.",
+                    option=const.KEY_CONFIG_OPTION,
+                    env=const.KEY_ENV_VARIABLE,
+                )
+            ) from err
+
+    def _decrypted_token(self):
+        """Decrypt the stored token; only server-side code calls this, at request time.
+
+        Note: self.ensure_one()
+        :raise UserError: no token, or a token encrypted under another key
+        """
+        self.ensure_one()
+        cipher = self.sudo().access_token_cipher
+        if not cipher:
+            raise UserError(
+                self.env._(
+                    "Connector %(name)s has no access token. Paste a Gumroad access "
+                    "token on the connector first.",
+                    name=self.name,
+                )
+            )
+        try:
+            return token_cipher.decrypt(cipher, self._token_key())
+        except token_cipher.WrongKeyError as err:
+            raise UserError(
+                self.env._(
+                    "The access token of connector %(name)s was encrypted with another key "
+                    "than the one configured now (%(option)s / %(env)s). Restore the previous "
+                    "key, or paste the token again.",
+                    name=self.name,
+                    option=const.KEY_CONFIG_OPTION,
+                    env=const.KEY_ENV_VARIABLE,
+                )
+            ) from err
+
+    def _gumroad_client(self):
+        """Return a GumroadClient for this account: the one exit to Gumroad.
+
+        Note: self.ensure_one()
+        """
+        self.ensure_one()
+        return GumroadClient(
+            self._decrypted_token(),
+            base_url=self.api_base_url or DEFAULT_BASE_URL,
+            user_agent=f"gumroad_connector/{client_version} (+Odoo)",
+        )
+
+    def _set_error(self, message):
+        self.ensure_one()
+        self.sudo().write({"state": "error", "last_error": message})
+        self.message_post(body=self.env._("Gumroad error: %(msg)s", msg=message))
+
+    # === ACTION METHODS === #
+
+    def action_verify_connection(self):
+        """Call GET /user, probe the scopes, and fill the profile and the 30-day summary.
+
+        :raise UserError: with Gumroad's reason when the connection fails
+        """
+        self.ensure_one()
+        client = self._gumroad_client()
+        try:
+            user = client.get_user()
+        except GumroadError as err:
+            # No exception here: it would roll back the error state the user must see.
+            self._set_error(str(err))
+            return self._notify(
+                self.env._("Gumroad refused the connection: %(reason)s", reason=str(err)),
+                "danger",
+            )
+        vals = {
+            "gumroad_user_id": user.get("id"),
+            "profile_name": user.get("display_name") or user.get("name"),
+            "profile_email": user.get("email"),
+            "profile_currency": (user.get("currency_type") or "").upper() or False,
+            "last_verified": fields.Datetime.now(),
+            "state": "connected",
+            "last_error": False,
+        }
+        vals.update(self._probe_summary(client))
+        was_connected = self.state == "connected"
+        self.sudo().write(vals)
+        if not was_connected:
+            self.message_post(
+                body=self.env._(
+                    "Connected to Gumroad as %(name)s.", name=vals["profile_name"]
+                )
+            )
+        return self._notify(
+            self.env._("Connected to Gumroad as %(name)s.", name=vals["profile_name"]),
+            "success",
+        )
+
+    def _probe_summary(self, client):
+        """Count products and the last 30 days of sales; list features a missing scope blocks."""
+        missing = []
+        vals = {}
+        try:
+            published = unpublished = 0
+            for product in client.iter_products():
+                if product.get("deleted"):
+                    continue
+                if product.get("published"):
+                    published += 1
+                else:
+                    unpublished += 1
+            vals.update(
+                products_published_count=published,
+                products_unpublished_count=unpublished,
+            )
+        except MissingScopeError:
+            missing.append(
+                self.env._("Products: needs a token with view_sales or account.")
+            )
+        try:
+            today = fields.Datetime.now().date()
+            count = 0
+            revenue_cents = 0
+            for sale in client.iter_sales(after=today - timedelta(days=30)):
+                count += 1
+                revenue_cents += int(sale.get("price") or 0)
+            vals.update(sales_30d_count=count, revenue_30d=revenue_cents / 100)
+        except MissingScopeError:
+            missing.append(
+                self.env._(
+                    "Sales import and webhooks: need the view_sales (or account) scope."
+                )
+            )
+        try:
+            next(iter(client.iter_payouts()), None)
+        except MissingScopeError:
+            missing.append(
+                self.env._("Payouts: need the view_payouts (or account) scope.")
+            )
+        except GumroadError:
+            _logger.info("Payout probe failed for connector %s", self.id, exc_info=True)
+        vals["missing_scopes"] = "\n".join(missing) or False
+        return vals
+
+    def action_disconnect(self):
+        """Forget the token (unregistering webhooks first when possible)."""
+        for account in self:
+            if account.sudo().has_token and account.webhook_registered_resources:
+                try:
+                    account._unregister_webhooks()
+                except (GumroadError, UserError) as err:
+                    _logger.warning(
+                        "Could not unregister webhooks of %s: %s", account.id, err
+                    )
+            account.sudo().write(
+                {
+                    "access_token_cipher": False,
+                    "has_token": False,
+                    "state": "not_connected",
+                    "last_error": False,
+                    "webhook_registered_resources": False,
+                }
+            )
+            account.message_post(
+                body=self.env._("Disconnected from Gumroad; token removed.")
+            )
+        return True
+
+    def action_regenerate_webhook_secret(self):
+        for account in self:
+            account.sudo().webhook_secret = secrets.token_urlsafe(32)
+            account.message_post(
+                body=self.env._(
+                    "Webhook secret regenerated: update the URL registered in "
+                    "Gumroad (Enable real-time sync does it for you)."
+                )
+            )
+        return True
+
+    def action_import_products(self):
+        """Create or update one product.template per Gumroad product (every page)."""
+        self.ensure_one()
+        client = self._gumroad_client()
+        try:
+            products = list(client.iter_products())
+        except GumroadError as err:
+            self._set_error(str(err))
+            raise UserError(
+                self.env._(
+                    "Gumroad refused the product import: %(reason)s", reason=str(err)
+                )
+            ) from err
+        counts = self.env["product.template"]._gumroad_sync_products(self, products)
+        message = self.env._(
+            "Products imported: %(created)s created, %(updated)s updated, %(unchanged)s "
+            "unchanged, %(archived)s archived.",
+            **counts,
+        )
+        self.message_post(body=message)
+        return self._notify(message, "success")
+
+    def action_import_sales(self, date_from=None, date_to=None):
+        """Import the sales of [date_from, date_to] (UTC days, both inclusive) to completion.
+
+        Commits batch by batch outside tests. Dates are `date` objects or 'YYYY-MM-DD'; without
+        them the incremental window (since the watermark) is used.
+
+        :return: dict of counts: new, changed, unchanged, skipped, failed, read
+        """
+        self.ensure_one()
+        date_from, date_to = self._import_range(date_from, date_to)
+        return self.env["gumroad.sale"]._import_range(self, date_from, date_to)
+
+    def action_open_sales(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "gumroad_connector.gumroad_sale_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        action["context"] = {"default_account_id": self.id}
+        return action
+
+    def action_open_error_sales(self):
+        action = self.action_open_sales()
+        action["domain"] = [("account_id", "=", self.id), ("state", "=", "error")]
+        return action
+
+    def action_open_products(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "gumroad_connector.gumroad_product_template_action"
+        )
+        action["domain"] = [("gumroad_account_id", "=", self.id)]
+        action["context"] = {"active_test": False}
+        return action
+
+    def action_open_import_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Import Gumroad sales"),
+            "res_model": "gumroad.sale.import",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
+    def _notify(self, message, kind="info"):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message,
+                "type": kind,
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # === BUSINESS METHODS: import ranges and scheduling === #
+
+    @api.model
+    def _to_date(self, value):
+        if not value:
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        return fields.Date.to_date(value)
+
+    def _import_range(self, date_from=None, date_to=None):
+        """Resolve the UTC days to import: explicit dates, else since the watermark."""
+        self.ensure_one()
+        today = fields.Datetime.now().date()
+        date_to = self._to_date(date_to) or today
+        date_from = self._to_date(date_from)
+        if not date_from:
+            if self.sync_watermark:
+                # The watermark day may have been incomplete when it was read: read it again.
+                date_from = self.sync_watermark - timedelta(days=1)
+            else:
+                date_from = today - timedelta(days=const.DEFAULT_INITIAL_SYNC_DAYS)
+        if date_from > date_to:
+            raise UserError(
+                self.env._(
+                    "The import range is empty: %(start)s is after %(end)s.",
+                    start=date_from,
+                    end=date_to,
+                )
+            )
+        return date_from, date_to
+
+    def _queue_import(self, date_from, date_to):
+        """Run a large import in the background (the import cron), shown as progress."""
+        self.ensure_one()
+        self.sudo().write(
+            {
+                "import_state": "queued",
+                "import_date_from": date_from,
+                "import_date_to": date_to,
+                "import_sales_read": 0,
+                "import_sales_booked": 0,
+                "import_sales_failed": 0,
+                "import_summary": False,
+            }
+        )
+        self.env.ref("gumroad_connector.ir_cron_gumroad_import_sales")._trigger()
+
+    @api.model
+    def _cron_import_queued(self):
+        """Run the imports queued by the wizard, one connector at a time."""
+        cron = self.env["ir.cron"]
+        queued = self.search([("import_state", "in", ("queued", "running"))])
+        for account in queued:
+            account._import_range_safely(
+                account.import_date_from, account.import_date_to
+            )
+            remaining = self.search_count([("import_state", "=", "queued")])
+            if not cron._commit_progress(1, remaining=remaining):
+                break
+
+    @api.model
+    def _cron_sync_sales(self):
+        """Incremental sync of every connected connector, plus the daily refund re-scan."""
+        cron = self.env["ir.cron"]
+        today = fields.Datetime.now().date()
+        accounts = self.search(
+            [("state", "=", "connected"), ("sync_enabled", "=", True)]
+        )
+        for index, account in enumerate(accounts):
+            date_from, date_to = account._import_range()
+            if account.last_rescan_date != today:
+                date_from = min(
+                    date_from, today - timedelta(days=account.refund_lookback_days)
+                )
+            account._import_range_safely(date_from, date_to, rescan=True)
+            if not cron._commit_progress(1, remaining=len(accounts) - index - 1):
+                break
+
+    def _import_range_safely(self, date_from, date_to, rescan=False):
+        """Import for a cron: never raise, record the outcome on the connector."""
+        self.ensure_one()
+        try:
+            counts = self.env["gumroad.sale"]._import_range(self, date_from, date_to)
+        except (GumroadError, UserError) as err:
+            _logger.warning("Gumroad import of connector %s failed: %s", self.id, err)
+            self.env["gumroad.sale"]._write_account(
+                self, {"import_state": "failed", "import_summary": str(err)}
+            )
+            self.message_post(
+                body=self.env._("Import failed: %(reason)s", reason=str(err))
+            )
+            return None
+        if rescan:
+            self.env["gumroad.sale"]._write_account(
+                self, {"last_rescan_date": fields.Datetime.now().date()}
+            )
+        return counts
+
+    def _record_import_done(self, date_from, date_to, counts):
+        """Move the watermark and record the summary after a complete import."""
+        self.ensure_one()
+        today = fields.Datetime.now().date()
+        vals = {
+            "import_state": "done",
+            "import_summary": self._format_counts(counts),
+            "last_sync_at": fields.Datetime.now(),
+        }
+        covers_watermark = not self.sync_watermark or date_from <= self.sync_watermark
+        if covers_watermark and not counts.get("failed_fetch"):
+            # Everything up to date_to is imported; today stays open (sales keep arriving).
+            vals["sync_watermark"] = max(
+                self.sync_watermark or date_to, min(date_to, today)
+            )
+        self.env["gumroad.sale"]._write_account(self, vals)
+
+    def _format_counts(self, counts):
+        return self.env._(
+            "%(read)s sales read: %(new)s new, %(changed)s changed, %(unchanged)s unchanged, "
+            "%(skipped)s not invoiced, %(failed)s failed.",
+            read=counts.get("read", 0),
+            new=counts.get("new", 0),
+            changed=counts.get("changed", 0),
+            unchanged=counts.get("unchanged", 0),
+            skipped=counts.get("skipped", 0),
+            failed=counts.get("failed", 0),
+        )
+
+    # === BUSINESS METHODS: webhooks === #
+
+    @api.model
+    def _find_by_webhook_secret(self, secret):
+        """Return the active connector whose secret matches, compared in constant time."""
+        if not secret or len(secret) > 200:
+            return self.browse()
+        candidates = self.sudo().search_fetch(
+            [("webhook_secret", "!=", False)], ["webhook_secret"]
+        )
+        match = self.browse()
+        for account in candidates:
+            # Compare against every candidate so timing does not reveal which prefix matched.
+            if hmac.compare_digest(account.webhook_secret.encode(), secret.encode()):
+                match = account
+        return match
+
+    def _unregister_webhooks(self):
+        self.ensure_one()
+        return self.env["gumroad.webhook.event"]._unsubscribe_resources(self)
+
+    def action_enable_realtime_sync(self):
+        self.ensure_one()
+        registered = self.env["gumroad.webhook.event"]._subscribe_resources(self)
+        message = self.env._(
+            "Real-time sync enabled for: %(resources)s.",
+            resources=", ".join(registered),
+        )
+        self.message_post(body=message)
+        return self._notify(message, "success")

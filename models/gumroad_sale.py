@@ -1,0 +1,872 @@
+import hashlib
+import json
+import logging
+import random
+import time
+from collections import Counter
+from datetime import timedelta
+
+import psycopg2
+from psycopg2 import errors as pg_errors
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
+from odoo.modules import module as odoo_module
+from odoo.tools import SQL, float_compare
+
+from .. import const
+from ..gumroad import (
+    GumroadError,
+    MalformedPayloadError,
+    NotFoundError,
+    parse_sale,
+    plan_adjustments,
+    sale_target,
+)
+
+_logger = logging.getLogger(__name__)
+
+# Keys of a sale payload that change without the sale changing ("3 days ago", ratings, ...).
+VOLATILE_KEYS = frozenset(
+    {
+        "timestamp",
+        "daystamp",
+        "product_rating",
+        "reviews_count",
+        "average_rating",
+        "is_following",
+        "can_contact",
+        "sent_abandoned_cart_email",
+    }
+)
+
+
+class BatchRetry(Exception):
+    """A concurrent booker changed the batch's rows after this transaction began."""
+
+
+# Database errors that mean "a concurrent transaction touched the same rows": retry the batch.
+CONCURRENCY_ERRORS = (
+    BatchRetry,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+)
+MAX_BATCH_ATTEMPTS = 10
+COUNT_KEYS = ("read", "new", "changed", "unchanged", "skipped", "failed")
+
+
+def payload_fingerprint(payload):
+    """A stable digest of what Gumroad says about a sale, to detect 'nothing changed'."""
+    stable = {k: v for k, v in payload.items() if k not in VOLATILE_KEYS}
+    return hashlib.sha1(
+        json.dumps(stable, sort_keys=True, default=str).encode(), usedforsecurity=False
+    ).hexdigest()
+
+
+class GumroadSale(models.Model):
+    _name = "gumroad.sale"
+    _description = "Gumroad Sale"
+    _order = "sale_datetime desc, id desc"
+    _rec_name = "display_ref"
+
+    # === FIELDS === #
+
+    account_id = fields.Many2one(
+        "gumroad.account",
+        string="Connector",
+        required=True,
+        ondelete="restrict",
+        index=True,
+    )
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True
+    )
+    gumroad_id = fields.Char(string="Gumroad sale id", required=True, readonly=True)
+    display_ref = fields.Char(compute="_compute_display_ref", string="Reference")
+    order_id = fields.Integer(string="Order number", readonly=True, aggregator=None)
+    sale_datetime = fields.Datetime(string="Sold at (UTC)", readonly=True)
+    sale_date = fields.Date(string="Sale date (UTC)", readonly=True, index=True)
+    gumroad_product_id = fields.Char(readonly=True)
+    product_name = fields.Char(readonly=True)
+    product_tmpl_id = fields.Many2one(
+        "product.template", string="Product", readonly=True
+    )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    buyer_email = fields.Char(readonly=True)
+    buyer_name = fields.Char(readonly=True)
+    buyer_country = fields.Char(readonly=True)
+    country_id = fields.Many2one("res.country", readonly=True)
+    quantity = fields.Integer(readonly=True, default=1)
+    usd_currency_id = fields.Many2one(
+        "res.currency", default=lambda self: self.env.ref("base.USD"), readonly=True
+    )
+    price_usd = fields.Monetary(
+        string="Price (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    gumroad_fee_usd = fields.Monetary(
+        string="Gumroad fee (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    tax_usd = fields.Monetary(
+        string="Tax collected (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    refunded_usd = fields.Monetary(
+        string="Refunded (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    listed_currency = fields.Char(readonly=True)
+    listed_total = fields.Float(string="Listed amount", readonly=True, digits=(16, 2))
+    listed_refunded = fields.Float(
+        string="Listed amount refunded", readonly=True, digits=(16, 2)
+    )
+    refund_state = fields.Selection(
+        [
+            ("none", "Not refunded"),
+            ("partial", "Partially refunded"),
+            ("full", "Refunded"),
+        ],
+        default="none",
+        readonly=True,
+    )
+    dispute_state = fields.Selection(
+        [("none", "No dispute"), ("open", "Disputed"), ("won", "Dispute won")],
+        default="none",
+        readonly=True,
+    )
+    is_gift_sender = fields.Boolean(readonly=True)
+    is_gift_receiver = fields.Boolean(readonly=True)
+    giftee_email = fields.Char(readonly=True)
+    gifter_email = fields.Char(readonly=True)
+    subscription_gumroad_id = fields.Char(string="Subscription id", readonly=True)
+    is_renewal = fields.Boolean(readonly=True)
+    license_key = fields.Char(readonly=True)
+    variants = fields.Char(readonly=True)
+    offer_code = fields.Char(readonly=True)
+    raw_json = fields.Json(string="Gumroad data", readonly=True)
+    fingerprint = fields.Char(readonly=True, copy=False)
+    sync_date = fields.Datetime(readonly=True)
+
+    state = fields.Selection(
+        const.SALE_STATES, default="pending", required=True, readonly=True, index=True
+    )
+    error_message = fields.Text(readonly=True)
+
+    # Bookings: amounts are in the booking currency, which never changes once invoiced.
+    booking_mode = fields.Selection(
+        [("usd", "USD"), ("listed", "Listed currency")], readonly=True
+    )
+    booking_currency_id = fields.Many2one("res.currency", readonly=True)
+    move_ids = fields.One2many(
+        "account.move", "gumroad_sale_id", string="Entries", readonly=True
+    )
+    invoice_id = fields.Many2one("account.move", readonly=True, copy=False)
+    credit_note_ids = fields.Many2many(
+        "account.move", compute="_compute_credit_note_ids", string="Credit notes"
+    )
+    amount_invoiced = fields.Monetary(
+        currency_field="booking_currency_id", readonly=True
+    )
+    amount_credited = fields.Monetary(
+        currency_field="booking_currency_id", readonly=True
+    )
+    amount_reinvoiced = fields.Monetary(
+        currency_field="booking_currency_id", readonly=True
+    )
+    net_amount = fields.Monetary(
+        string="Net",
+        currency_field="booking_currency_id",
+        readonly=True,
+        help="What the seller keeps for this sale according to Gumroad, as booked.",
+    )
+
+    # === CONSTRAINTS === #
+
+    _gumroad_id_account_uniq = models.Constraint(
+        "UNIQUE(account_id, gumroad_id)",
+        "A Gumroad sale is recorded once per connector.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    def _compute_display_ref(self):
+        for sale in self:
+            sale.display_ref = f"{const.MOVE_REF_PREFIX}{sale.gumroad_id}"
+
+    @api.depends("move_ids.move_type")
+    def _compute_credit_note_ids(self):
+        for sale in self:
+            sale.credit_note_ids = sale.move_ids.filtered(
+                lambda m: m.move_type == "out_refund"
+            )
+
+    # === ACTION METHODS === #
+
+    def action_retry(self):
+        """Re-read failed sales from Gumroad and book them again."""
+        counts = Counter()
+        for account, sales in (
+            self.filtered(lambda s: s.state == "error").grouped("account_id").items()
+        ):
+            client = account._gumroad_client()
+            payloads = []
+            for sale in sales:
+                try:
+                    payloads.append(client.get_sale(sale.gumroad_id))
+                except NotFoundError as err:
+                    sale.write({"error_message": str(err)})
+                    counts["failed"] += 1
+                except GumroadError as err:
+                    raise UserError(
+                        self.env._(
+                            "Gumroad refused the retry: %(reason)s", reason=str(err)
+                        )
+                    ) from err
+            counts.update(self._book_payloads(account, payloads))
+        return account._notify(account._format_counts(counts), "info") if self else True
+
+    def action_open_moves(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Entries of %(ref)s", ref=self.display_ref),
+            "res_model": "account.move",
+            "view_mode": "list,form",
+            "domain": [("gumroad_sale_id", "=", self.id)],
+        }
+
+    # === BUSINESS METHODS: import === #
+
+    @api.model
+    def _commits_allowed(self):
+        return not odoo_module.current_test and not self.env.context.get(
+            "gumroad_no_commit"
+        )
+
+    @api.model
+    def _import_range(self, account, date_from, date_to):
+        """Fetch every sale of [date_from, date_to] and book it, batch by batch.
+
+        :return: dict of counts (read, new, changed, unchanged, skipped, failed)
+        """
+        date_from, date_to = account._to_date(date_from), account._to_date(date_to)
+        client = account._gumroad_client()
+        counts = Counter(dict.fromkeys(COUNT_KEYS, 0))
+        self._write_account(
+            account,
+            {
+                "import_state": "running",
+                "import_date_from": date_from,
+                "import_date_to": date_to,
+                "import_sales_read": 0,
+                "import_sales_booked": 0,
+                "import_sales_failed": 0,
+                "import_summary": False,
+            },
+        )
+        self._commit_progress()
+        buffer = []
+        try:
+            for page in self._sales_pages(client, date_from, date_to):
+                buffer.extend(page)
+                if len(buffer) >= const.SALE_BATCH_SIZE:
+                    self._book_batch_committed(account, buffer, counts)
+                    buffer = []
+            if buffer:
+                self._book_batch_committed(account, buffer, counts)
+        except GumroadError as err:
+            message = self.env._(
+                "Import stopped after %(read)s sales: %(reason)s Booked sales are kept; run "
+                "the import again to finish.",
+                read=counts["read"],
+                reason=str(err),
+            )
+            self._write_account(account, {"import_state": "failed", "import_summary": message})
+            account.message_post(body=message)
+            self._commit_progress()
+            raise UserError(message) from err
+        account._record_import_done(date_from, date_to, counts)
+        self._commit_progress()
+        return dict(counts)
+
+    @api.model
+    def _sales_pages(self, client, date_from, date_to):
+        """Pages of sales of [date_from, date_to], fetched concurrently across date windows.
+
+        The range is clamped to the days Gumroad can have sales on, and cut into a few
+        windows (one per fetch worker, twice over): a window too big for Gumroad's query
+        timeout is split by the client, so big windows cost nothing for small sellers.
+        """
+        date_from = max(date_from, const.GUMROAD_FIRST_DAY)
+        date_to = min(date_to, fields.Datetime.now().date() + timedelta(days=1))
+        if date_from > date_to:
+            return iter(())
+        span = (date_to - date_from).days + 1
+        window_days = max(const.SALES_WINDOW_MIN_DAYS, -(-span // (2 * const.FETCH_WORKERS)))
+        return client.iter_sales_windows(
+            date_from, date_to, window_days=window_days, max_workers=const.FETCH_WORKERS
+        )
+
+    @api.model
+    def _write_account(self, account, vals):
+        """Record an import's progress on the connector, in a transaction of its own.
+
+        Several imports of one connector may run at once (wizard, cron, webhooks): writing
+        the shared connector row inside their REPEATABLE READ transactions would make them
+        fail on each other. A short READ COMMITTED transaction never does.
+        """
+        if not self._commits_allowed():
+            account.sudo().write(vals)
+            return
+        with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            self.env(cr=cr)["gumroad.account"].browse(account.id).sudo().write(vals)
+        account.invalidate_recordset(list(vals))
+
+    @api.model
+    def _commit_progress(self, processed=0):
+        if self._commits_allowed():
+            self.env["ir.cron"]._commit_progress(processed)
+
+    @api.model
+    def _book_batch_committed(self, account, payloads, counts):
+        """Book one batch in its own transaction; retry it when a concurrent one interferes."""
+        for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
+            try:
+                batch_counts = self._book_payloads(account, payloads)
+                self._commit_progress(len(payloads))
+            except CONCURRENCY_ERRORS as err:
+                if not self._commits_allowed() or attempt == MAX_BATCH_ATTEMPTS:
+                    raise
+                _logger.info("Gumroad batch conflicted (%r), retry %s", err, attempt)
+                self.env.cr.rollback()
+                # Jittered back-off, so racers that collided do not collide again in step.
+                time.sleep(random.uniform(0.05, 0.2) * attempt)
+                continue
+            counts.update(batch_counts)
+            counts["read"] += len(payloads)
+            self._write_account(
+                account,
+                {
+                    "import_sales_read": counts["read"],
+                    "import_sales_booked": counts["new"] + counts["changed"],
+                    "import_sales_failed": counts["failed"],
+                },
+            )
+            _logger.info(
+                "Gumroad connector %s: %s sales read, %s",
+                account.id,
+                counts["read"],
+                dict(batch_counts),
+            )
+            progress = self.env.context.get("gumroad_progress")
+            if callable(progress):  # the demo's terminal progress line
+                progress(counts["read"], counts)
+            return
+
+    @api.model
+    def _preview_payloads(self, account, payloads):
+        """Count what booking these payloads would do, without writing anything."""
+        counts = Counter(dict.fromkeys(COUNT_KEYS, 0), read=len(payloads))
+        parsed, failures = self._parse_payloads(payloads)
+        counts["failed"] += len(failures)
+        rows = self._rows_by_id(account, list(parsed))
+        for sale_id, (sale, payload) in parsed.items():
+            row = rows.get(sale_id)
+            target = (
+                row._target_for(account, sale)
+                if row
+                else self._target_new(account, sale)
+            )
+            if not row:
+                counts["skipped" if target.state == "skipped" else "new"] += 1
+            elif row._is_unchanged(sale, payload, target):
+                counts["unchanged"] += 1
+            else:
+                counts["changed"] += 1
+        return dict(counts)
+
+    @api.model
+    def _parse_payloads(self, payloads):
+        parsed, failures = {}, {}
+        for payload in payloads:
+            try:
+                sale = parse_sale(payload)
+            except MalformedPayloadError as err:
+                sale_id = payload.get("id") if isinstance(payload, dict) else None
+                if isinstance(sale_id, str) and sale_id:
+                    failures[sale_id] = (str(err), payload)
+                else:
+                    _logger.warning("Gumroad sale without a usable id skipped: %s", err)
+                    failures[f"?{len(failures)}"] = (str(err), None)
+                continue
+            parsed[sale.id] = (sale, payload)
+        return parsed, failures
+
+    @api.model
+    def _rows_by_id(self, account, gumroad_ids):
+        if not gumroad_ids:
+            return {}
+        rows = self.search_fetch(
+            [("account_id", "=", account.id), ("gumroad_id", "in", gumroad_ids)],
+            [
+                "gumroad_id",
+                "state",
+                "fingerprint",
+                "amount_invoiced",
+                "amount_credited",
+                "amount_reinvoiced",
+                "booking_mode",
+                "booking_currency_id",
+                "invoice_id",
+            ],
+        )
+        return {row.gumroad_id: row for row in rows}
+
+    @api.model
+    def _claim_rows(self, account, gumroad_ids):
+        """Make sure one row exists per sale id, committed at once, before booking.
+
+        Racing bookers (imports, webhooks, other workers) then find the same row and queue
+        on its lock instead of inserting twice; READ COMMITTED lets the insert skip rows a
+        racer just committed. A claimed row stays "To book" until a booking completes, so a
+        crash in between leaves nothing half done.
+        """
+        if not gumroad_ids:
+            return
+        usd = self.env.ref("base.USD").id
+        uid = self.env.uid
+        values = SQL(", ").join(
+            SQL("(%s, %s, %s, 'pending', 1, 'none', 'none', %s, %s, %s, now() at time zone "
+                "'utc', now() at time zone 'utc')",
+                account.id, account.company_id.id, gumroad_id, usd, uid, uid)
+            for gumroad_id in gumroad_ids
+        )
+        with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute(SQL(
+                "INSERT INTO gumroad_sale (account_id, company_id, gumroad_id, state, quantity, "
+                "refund_state, dispute_state, usd_currency_id, create_uid, write_uid, "
+                "create_date, write_date) VALUES %s "
+                "ON CONFLICT (account_id, gumroad_id) DO NOTHING",
+                values,
+            ))
+
+    def _lock_rows(self):
+        """Wait for, then hold, the row locks of these sales until the transaction ends.
+
+        Unlike lock_for_update (SKIP LOCKED), this waits: a concurrent booker finishes first,
+        and in REPEATABLE READ the wait ends in a serialization failure when it changed the
+        rows, which the caller turns into a retry with fresh data.
+        """
+        if self:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM gumroad_sale WHERE id IN %s ORDER BY id FOR UPDATE",
+                    tuple(self.ids),
+                )
+            )
+
+    @api.model
+    def _book_payloads(self, account, payloads):
+        """Record and book a batch of raw sale payloads; the core shared by every path.
+
+        :return: Counter of new, changed, unchanged, skipped, failed
+        """
+        counts = Counter()
+        parsed, failures = self._parse_payloads(payloads)
+        ids = sorted(i for i in [*parsed, *failures] if not i.startswith("?"))
+        counts["failed"] = len(failures)
+        if self._commits_allowed():
+            self._claim_rows(account, ids)
+        rows = self._rows_by_id(account, ids)
+        missing = [i for i in ids if i not in rows]
+        if missing and self._commits_allowed():
+            # Claimed (committed) after this transaction's snapshot: start afresh.
+            raise BatchRetry(f"{len(missing)} sale rows claimed by a concurrent booker")
+        if missing:
+            new_rows = self.create(
+                [
+                    {"account_id": account.id, "gumroad_id": i, "state": "pending"}
+                    for i in missing
+                ]
+            )
+            rows.update({row.gumroad_id: row for row in new_rows})
+        self.browse(sorted(row.id for row in rows.values()))._lock_rows()
+        # Never booked yet: "new" in the counts, and never "unchanged".
+        created_ids = {i for i, row in rows.items() if row.state == "pending"}
+
+        for sale_id, (message, payload) in failures.items():
+            if sale_id in rows:
+                rows[sale_id].write(
+                    {"state": "error", "error_message": message, "raw_json": payload}
+                )
+
+        to_book = []
+        for sale_id, (sale, payload) in parsed.items():
+            row = rows[sale_id]
+            target = row._target_for(account, sale)
+            if sale_id not in created_ids and row._is_unchanged(sale, payload, target):
+                counts["unchanged"] += 1
+                continue
+            to_book.append((row, sale, payload, target))
+        if not to_book:
+            return counts
+
+        context = self._booking_context(account, [item[1] for item in to_book])
+        try:
+            with self.env.cr.savepoint():
+                self._book_items(account, to_book, context)
+        except CONCURRENCY_ERRORS:
+            raise
+        except (UserError, ValidationError, ValueError, psycopg2.Error) as batch_error:
+            # Isolate the sales that cannot be booked; the others still go through.
+            _logger.info(
+                "Gumroad batch booking failed (%s); booking sale by sale", batch_error
+            )
+            for item in to_book:
+                try:
+                    with self.env.cr.savepoint():
+                        self._book_items(account, [item], context)
+                except CONCURRENCY_ERRORS:
+                    raise
+                except (UserError, ValidationError, ValueError, psycopg2.Error) as err:
+                    row, sale, payload, _target = item
+                    row.write(
+                        {
+                            **row._facts_vals(sale, payload, context),
+                            "state": "error",
+                            "error_message": self.env._(
+                                "Sale %(sale)s (order %(order)s) could not be booked: "
+                                "%(reason)s",
+                                sale=sale.id,
+                                order=sale.order_id,
+                                reason=getattr(err, "args", [str(err)])[0] or str(err),
+                            ),
+                            "fingerprint": False,
+                        }
+                    )
+        for row, _sale, _payload, target in to_book:
+            if row.state == "error":
+                counts["failed"] += 1
+            elif row.gumroad_id in created_ids:
+                counts["skipped" if target.state == "skipped" else "new"] += 1
+            else:
+                counts["changed"] += 1
+        return counts
+
+    def _target_for(self, account, sale):
+        """The target amounts of a recorded sale, in the mode it was first booked in."""
+        self.ensure_one()
+        mode = self.booking_mode or account.currency_mode
+        return sale_target(
+            sale, mode=mode, listed_currency=self._product_currency(account, sale)
+        )
+
+    @api.model
+    def _target_new(self, account, sale):
+        return sale_target(
+            sale,
+            mode=account.currency_mode,
+            listed_currency=self._product_currency(account, sale),
+        )
+
+    @api.model
+    def _product_currency(self, account, sale):
+        if sale.listed_currency:
+            return sale.listed_currency
+        template = (
+            self.env["product.template"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("gumroad_account_id", "=", account.id),
+                    ("gumroad_product_id", "=", sale.product_id),
+                ],
+                limit=1,
+            )
+        )
+        return template.gumroad_currency or None
+
+    def _is_unchanged(self, sale, payload, target):
+        self.ensure_one()
+        if self.state in ("pending", "error"):
+            return False
+        if self.fingerprint != payload_fingerprint(payload):
+            return False
+        return not plan_adjustments(
+            target,
+            invoiced=self._dec(self.amount_invoiced),
+            credited=self._dec(self.amount_credited),
+            reinvoiced=self._dec(self.amount_reinvoiced),
+            sale=sale,
+        )
+
+    @staticmethod
+    def _dec(value):
+        from decimal import Decimal
+
+        return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+    # --- booking helpers ---
+
+    @api.model
+    def _booking_context(self, account, sales):
+        """Resolve partners, products, countries and currencies of a batch in a few queries."""
+        countries = self.env["res.country"].search_fetch([], ["code", "name"])
+        by_code = {c.code.upper(): c for c in countries if c.code}
+        by_name = {c.name.lower(): c for c in countries}
+        products = self.env["product.template"]._gumroad_templates_for_sales(
+            account, sales
+        )
+        partners = self.env["res.partner"]._gumroad_partners_for_sales(
+            account, sales, by_code, by_name
+        )
+        journal = account.journal_id or self.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", account.company_id.id)], limit=1
+        )
+        currencies = {
+            c.name: c
+            for c in self.env["res.currency"]
+            .with_context(active_test=False)
+            .search_fetch([], ["name", "active"])
+        }
+        return {
+            "countries_by_code": by_code,
+            "countries_by_name": by_name,
+            "products": products,
+            "partners": partners,
+            "journal": journal,
+            "currencies": currencies,
+            "today": fields.Date.context_today(self),
+        }
+
+    def _facts_vals(self, sale, payload, context):
+        country = None
+        if sale.country_iso2:
+            country = context["countries_by_code"].get(sale.country_iso2.upper())
+        if not country and sale.country:
+            country = context["countries_by_name"].get(sale.country.lower())
+        template = context["products"].get(sale.product_id)
+        return {
+            "order_id": sale.order_id or 0,
+            "sale_datetime": sale.created_at.replace(tzinfo=None),
+            "sale_date": sale.sale_date,
+            "gumroad_product_id": sale.product_id,
+            "product_name": sale.product_name,
+            "product_tmpl_id": template.id if template else False,
+            "buyer_email": sale.email,
+            "buyer_name": sale.full_name,
+            "buyer_country": sale.country,
+            "country_id": country.id if country else False,
+            "quantity": sale.quantity,
+            "price_usd": float(sale.price_usd),
+            "gumroad_fee_usd": float(sale.gumroad_fee_usd),
+            "tax_usd": float(sale.tax_usd),
+            "refunded_usd": float(sale.usd_refunded),
+            "listed_currency": (
+                sale.listed_currency or (template and template.gumroad_currency) or ""
+            ).upper()
+            or False,
+            "listed_total": float(sale.listed_total),
+            "listed_refunded": float(sale.listed_refunded),
+            "refund_state": sale.refund_state,
+            "dispute_state": sale.dispute_state,
+            "is_gift_sender": sale.is_gift_sender,
+            "is_gift_receiver": sale.is_gift_receiver,
+            "giftee_email": sale.giftee_email,
+            "gifter_email": sale.gifter_email,
+            "subscription_gumroad_id": sale.subscription_id,
+            "is_renewal": sale.is_recurring_charge,
+            "license_key": sale.license_key,
+            "variants": ", ".join(f"{k}: {v}" for k, v in sale.variants.items())
+            or False,
+            "offer_code": sale.offer_code,
+            "raw_json": payload,
+            "sync_date": fields.Datetime.now(),
+        }
+
+    @api.model
+    def _line_label(self, sale):
+        label = sale.product_name
+        details = [f"{k}: {v}" for k, v in sale.variants.items()]
+        if sale.offer_code:
+            details.append(self.env._("offer code %(code)s", code=sale.offer_code))
+        if details:
+            label = f"{label} ({', '.join(details)})"
+        return label
+
+    @api.model
+    def _book_items(self, account, items, context):
+        """Create and post the moves that bring each sale's booked net to its target."""
+        invoice_vals, refund_plans, row_vals = [], [], {}
+        for row, sale, payload, target in items:
+            vals = row._facts_vals(sale, payload, context)
+            currency = context["currencies"].get(target.currency.upper())
+            plan = plan_adjustments(
+                target,
+                invoiced=row._dec(row.amount_invoiced),
+                credited=row._dec(row.amount_credited),
+                reinvoiced=row._dec(row.amount_reinvoiced),
+                sale=sale,
+            )
+            if plan and (not currency or not currency.active):
+                raise UserError(
+                    self.env._(
+                        "Currency %(code)s is not active in Odoo. Activate it (Accounting > "
+                        "Configuration > Currencies) with its rates, then retry.",
+                        code=target.currency.upper(),
+                    )
+                )
+            partner = context["partners"].get((sale.email or "").strip().lower())
+            partner = partner or account.default_partner_id
+            if plan and not partner:
+                raise UserError(
+                    self.env._(
+                        "The buyer has no email address and the connector has no "
+                        "fallback customer."
+                    )
+                )
+            vals.update(
+                state=target.state,
+                error_message=False,
+                fingerprint=payload_fingerprint(payload),
+                partner_id=partner.id if partner else False,
+                net_amount=float(target.net_amount),
+            )
+            if target.state != "skipped" or row.invoice_id:
+                vals.update(
+                    booking_mode=row.booking_mode or account.currency_mode,
+                    booking_currency_id=currency.id if currency else False,
+                )
+            row_vals[row] = vals
+            for adjustment in plan:
+                move_vals = self._move_vals(
+                    account, row, sale, adjustment, partner, currency, context
+                )
+                if adjustment.kind == "credit_note":
+                    refund_plans.append((row, adjustment, move_vals))
+                else:
+                    invoice_vals.append((row, adjustment, move_vals))
+
+        # Invoices first (a credit note needs its invoice), all created and posted together.
+        if invoice_vals:
+            moves = self.env["account.move"].create([v for _r, _a, v in invoice_vals])
+            moves.action_post()
+            for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
+                key = (
+                    "amount_invoiced"
+                    if adjustment.kind == "invoice"
+                    else "amount_reinvoiced"
+                )
+                row_vals[row][key] = row_vals[row].get(key, row[key]) + float(
+                    adjustment.amount
+                )
+                if adjustment.kind == "invoice":
+                    row_vals[row]["invoice_id"] = move.id
+        if refund_plans:
+            vals_list = []
+            for row, _adjustment, move_vals in refund_plans:
+                invoice_id = row_vals[row].get("invoice_id") or row.invoice_id.id
+                vals_list.append({**move_vals, "reversed_entry_id": invoice_id})
+            credit_notes = self.env["account.move"].create(vals_list)
+            credit_notes.action_post()
+            for (row, adjustment, _v), credit_note in zip(
+                refund_plans, credit_notes, strict=True
+            ):
+                row_vals[row]["amount_credited"] = row_vals[row].get(
+                    "amount_credited", row.amount_credited
+                ) + float(adjustment.amount)
+                invoice = credit_note.reversed_entry_id
+                self._reconcile(invoice | credit_note)
+        for row, vals in row_vals.items():
+            row.write(vals)
+
+    @api.model
+    def _reconcile(self, moves):
+        lines = moves.line_ids.filtered(
+            lambda line: (
+                line.account_id.account_type == "asset_receivable"
+                and not line.reconciled
+            )
+        )
+        if (
+            len(lines) > 1
+            and any(line.balance > 0 for line in lines)
+            and any(line.balance < 0 for line in lines)
+        ):
+            lines.reconcile()
+
+    @api.model
+    def _move_vals(self, account, row, sale, adjustment, partner, currency, context):
+        prefix = f"{const.MOVE_REF_PREFIX}{sale.id}"
+        template = context["products"].get(sale.product_id)
+        label = self._line_label(sale)
+        amount = float(adjustment.amount)
+        if adjustment.kind == "invoice":
+            ref = prefix
+            move_type = "out_invoice"
+            invoice_date = sale.sale_date
+            quantity = sale.quantity if sale.quantity > 0 else 1
+            price_unit = amount / quantity
+            if (
+                float_compare(price_unit * quantity, amount, precision_digits=2)
+                or round(price_unit, 2) != price_unit
+            ):
+                # Keep the total exact to the cent: one line for the whole quantity.
+                quantity, price_unit = 1, amount
+                if sale.quantity > 1:
+                    label = f"{label} (Qty: {sale.quantity})"
+        elif adjustment.kind == "credit_note":
+            count = (
+                len(row.move_ids.filtered(lambda m: m.move_type == "out_refund")) + 1
+            )
+            suffix = "dispute" if adjustment.reason == "dispute" else f"refund-{count}"
+            ref = f"{prefix}/{suffix}"
+            move_type = "out_refund"
+            invoice_date = max(context["today"], sale.sale_date)
+            quantity, price_unit = 1, amount
+            label = self.env._(
+                "%(reason)s: %(label)s",
+                reason=adjustment.reason.capitalize(),
+                label=label,
+            )
+        else:
+            ref = f"{prefix}/dispute-won"
+            move_type = "out_invoice"
+            invoice_date = max(context["today"], sale.sale_date)
+            quantity, price_unit = 1, amount
+            label = self.env._("Dispute won: %(label)s", label=label)
+        line = {
+            "name": label,
+            "quantity": quantity,
+            "price_unit": price_unit,
+            "tax_ids": [Command.clear()],
+        }
+        if template:
+            line["product_id"] = template.product_variant_id.id
+        if account.income_account_id:
+            line["account_id"] = account.income_account_id.id
+        vals = {
+            "move_type": move_type,
+            "partner_id": partner.id,
+            "invoice_date": invoice_date,
+            "ref": ref,
+            "currency_id": currency.id,
+            "gumroad_sale_id": row.id,
+            "invoice_origin": self.env._("Gumroad order %(order)s", order=sale.order_id)
+            if sale.order_id
+            else "Gumroad",
+            "invoice_line_ids": [Command.create(line)],
+        }
+        if context["journal"]:
+            vals["journal_id"] = context["journal"].id
+        return vals
+
+    # === BUSINESS METHODS: single sales (webhooks) === #
+
+    @api.model
+    def _sync_one(self, account, sale_id):
+        """Re-read one sale from Gumroad and book it through the import's code path."""
+        payload = account._gumroad_client().get_sale(sale_id)
+        return self._book_payloads(account, [payload])

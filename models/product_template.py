@@ -1,0 +1,261 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.fields import Command
+
+_logger = logging.getLogger(__name__)
+
+
+class ProductTemplate(models.Model):
+    _inherit = "product.template"
+
+    gumroad_account_id = fields.Many2one(
+        "gumroad.account",
+        string="Gumroad connector",
+        index=True,
+        copy=False,
+        readonly=True,
+    )
+    gumroad_product_id = fields.Char(
+        string="Gumroad product id", copy=False, readonly=True
+    )
+    gumroad_currency = fields.Char(
+        string="Gumroad currency",
+        copy=False,
+        readonly=True,
+        help="The currency the product is listed in on Gumroad (lowercase ISO code).",
+    )
+    gumroad_price = fields.Float(
+        string="Gumroad price",
+        copy=False,
+        readonly=True,
+        digits=(16, 2),
+        help="The price on Gumroad, in the Gumroad currency.",
+    )
+    gumroad_published = fields.Boolean(copy=False, readonly=True)
+    gumroad_deleted = fields.Boolean(copy=False, readonly=True)
+    gumroad_url = fields.Char(string="Gumroad URL", copy=False, readonly=True)
+    gumroad_permalink = fields.Char(copy=False, readonly=True)
+    gumroad_sale_ids = fields.One2many(
+        "gumroad.sale", "product_tmpl_id", string="Gumroad sales"
+    )
+
+    _gumroad_product_account_uniq = models.Constraint(
+        "UNIQUE(gumroad_account_id, gumroad_product_id)",
+        "A Gumroad product maps to one product per connector.",
+    )
+
+    def action_open_on_gumroad(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": self.gumroad_url, "target": "new"}
+
+    # === BUSINESS METHODS === #
+
+    @api.model
+    def _gumroad_price_in_company_currency(self, account, currency_code, price_minor):
+        """Gumroad gives product prices in minor units of the product's own currency."""
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", (currency_code or "usd").upper())], limit=1)
+        )
+        if not currency:
+            return None, None
+        listed = (price_minor or 0) / (10**currency.decimal_places)
+        company = account.company_id
+        if currency == company.currency_id:
+            return listed, listed
+        converted = currency._convert(
+            listed, company.currency_id, company, fields.Date.context_today(self)
+        )
+        return listed, converted
+
+    @api.model
+    def _gumroad_product_vals(self, account, product):
+        listed, converted = self._gumroad_price_in_company_currency(
+            account, product.get("currency"), product.get("price")
+        )
+        published = bool(product.get("published")) and not product.get("deleted")
+        vals = {
+            "name": product.get("name") or product.get("id"),
+            "description": product.get("description") or False,
+            "type": "consu" if product.get("require_shipping") else "service",
+            "active": published,
+            "sale_ok": True,
+            "gumroad_account_id": account.id,
+            "gumroad_product_id": product["id"],
+            "gumroad_currency": (product.get("currency") or "usd").lower(),
+            "gumroad_price": listed or 0.0,
+            "gumroad_published": bool(product.get("published")),
+            "gumroad_deleted": bool(product.get("deleted")),
+            "gumroad_url": product.get("short_url") or False,
+            "gumroad_permalink": product.get("custom_permalink") or False,
+        }
+        if converted is not None:
+            vals["list_price"] = converted
+        return vals
+
+    def _gumroad_changed_vals(self, vals):
+        """Only the values that differ, so a re-import of an unchanged product writes nothing."""
+        self.ensure_one()
+        changed = {}
+        for name, value in vals.items():
+            current = self[name]
+            if isinstance(current, models.BaseModel):
+                current = current.id
+            if self._fields[name].type == "html":
+                current = str(current or "") or False
+                value = str(value or "") or False
+                if current and value and current.strip() == str(value).strip():
+                    continue
+                # The HTML sanitizer may rewrite the markup: compare what it would store.
+                if value and current == self._fields[name].convert_to_cache(
+                    value, self
+                ):
+                    continue
+            if self._fields[name].type == "float":
+                if round(current or 0.0, 2) == round(value or 0.0, 2):
+                    continue
+            elif current == value or (not current and not value):
+                continue
+            changed[name] = value
+        return changed
+
+    @api.model
+    def _gumroad_sync_products(self, account, products):
+        """Create or update one template per Gumroad product; archive the ones that vanished.
+
+        :return: dict of counts created, updated, unchanged, archived
+        """
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "archived": 0}
+        existing = {
+            t.gumroad_product_id: t
+            for t in self.with_context(active_test=False).search(
+                [("gumroad_account_id", "=", account.id)]
+            )
+        }
+        seen = set()
+        to_create = []
+        for product in products:
+            if not product.get("id"):
+                continue
+            seen.add(product["id"])
+            vals = self._gumroad_product_vals(account, product)
+            template = existing.get(product["id"])
+            if not template:
+                to_create.append((vals, product))
+                continue
+            changed = template._gumroad_changed_vals(vals)
+            if changed:
+                template.write(changed)
+                counts["updated"] += 1
+            else:
+                counts["unchanged"] += 1
+            template._gumroad_sync_variants(product.get("variants") or [])
+        if to_create:
+            templates = self.create(
+                [{**vals, "taxes_id": [Command.clear()]} for vals, _p in to_create]
+            )
+            for template, (_vals, product) in zip(templates, to_create, strict=True):
+                template._gumroad_sync_variants(product.get("variants") or [])
+            if account.income_account_id:
+                templates.with_company(
+                    account.company_id
+                ).property_account_income_id = account.income_account_id
+            counts["created"] = len(templates)
+        vanished = [t for pid, t in existing.items() if pid not in seen and t.active]
+        if vanished:
+            self.browse([t.id for t in vanished]).write(
+                {"active": False, "gumroad_deleted": True}
+            )
+            counts["archived"] = len(vanished)
+        return counts
+
+    def _gumroad_sync_variants(self, categories):
+        """Gumroad variant categories -> attributes (no product variants) with price extras."""
+        self.ensure_one()
+        if not categories:
+            return
+        attribute_model = self.env["product.attribute"]
+        currency_digits = 10 ** (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", (self.gumroad_currency or "usd").upper())], limit=1)
+            .decimal_places
+            or 0
+        )
+        for category in categories:
+            title = category.get("title")
+            options = [o for o in category.get("options") or [] if o.get("name")]
+            if not title or not options:
+                continue
+            attribute = attribute_model.search(
+                [("name", "=", title), ("create_variant", "=", "no_variant")], limit=1
+            ) or attribute_model.create({"name": title, "create_variant": "no_variant"})
+            values = {v.name: v for v in attribute.value_ids}
+            missing = [o["name"] for o in options if o["name"] not in values]
+            if missing:
+                created = self.env["product.attribute.value"].create(
+                    [{"name": name, "attribute_id": attribute.id} for name in missing]
+                )
+                values.update({v.name: v for v in created})
+            wanted = {values[o["name"]].id for o in options}
+            line = self.attribute_line_ids.filtered(
+                lambda ln, a=attribute: ln.attribute_id == a
+            )
+            if not line:
+                self.attribute_line_ids = [
+                    Command.create(
+                        {
+                            "attribute_id": attribute.id,
+                            "value_ids": [Command.set(sorted(wanted))],
+                        }
+                    )
+                ]
+                line = self.attribute_line_ids.filtered(
+                    lambda ln, a=attribute: ln.attribute_id == a
+                )
+            elif set(line.value_ids.ids) != wanted:
+                line.value_ids = [Command.set(sorted(wanted))]
+            for option in options:
+                ptav = line.product_template_value_ids.filtered(
+                    lambda v, n=option["name"]: v.name == n
+                )
+                extra = (option.get("price_difference") or 0) / currency_digits
+                if ptav and round(ptav.price_extra, 2) != round(extra, 2):
+                    ptav.price_extra = extra
+
+    @api.model
+    def _gumroad_templates_for_sales(self, account, sales):
+        """Map the sales' Gumroad product ids to templates, creating the missing ones."""
+        wanted = {sale.product_id: sale for sale in sales if sale.product_id}
+        if not wanted:
+            return {}
+        found = {
+            t.gumroad_product_id: t
+            for t in self.with_context(active_test=False).search(
+                [
+                    ("gumroad_account_id", "=", account.id),
+                    ("gumroad_product_id", "in", list(wanted)),
+                ]
+            )
+        }
+        missing = [pid for pid in wanted if pid not in found]
+        if missing:
+            created = self.create(
+                [
+                    {
+                        "name": wanted[pid].product_name or pid,
+                        "type": "service",
+                        "sale_ok": True,
+                        "taxes_id": [Command.clear()],
+                        "gumroad_account_id": account.id,
+                        "gumroad_product_id": pid,
+                        "gumroad_currency": wanted[pid].listed_currency or False,
+                        "gumroad_published": True,
+                    }
+                    for pid in missing
+                ]
+            )
+            found.update({t.gumroad_product_id: t for t in created})
+        return found

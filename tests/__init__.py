@@ -1,0 +1,4 @@
+from . import test_gumroad_account
+from . import test_product_import
+from . import test_sale_import
+from . import test_webhook

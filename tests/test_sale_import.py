@@ -1,0 +1,341 @@
+import copy
+from datetime import date, datetime
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import GumroadCommon
+
+
+def cents(value):
+    return round(value / 100, 2)
+
+
+@tagged("post_install", "-at_install")
+class TestSaleImport(GumroadCommon):
+    sandbox_sales = 80
+
+    def paid_plain_usd_sale(self, exclude=()):
+        return self.sandbox_sale(
+            lambda s: (
+                s["price"] > 0
+                and s.get("currency", "usd") == "usd"
+                and s["formatted_total_price"].startswith("$")
+                and not s.get("refunded")
+                and not s["partially_refunded"]
+                and not s["disputed"]
+                and not s["is_gift_sender_purchase"]
+                and s["id"] not in exclude
+            )
+        )
+
+    def assert_net_matches_sandbox(self, sale_id):
+        record = self.record(sale_id)
+        self.assertEqual(
+            self.booked_net(record),
+            cents(self.sandbox.sale_net_usd_cents(sale_id)),
+            f"net of {sale_id} ({record.state})",
+        )
+
+    # --- booking ---
+
+    def test_each_paid_sale_becomes_one_posted_invoice_in_usd(self):
+        counts = self.import_all()
+        self.assertEqual(counts["read"], len(self.sandbox.sales))
+        self.assertEqual(counts["failed"], 0)
+        paid = [s for s in self.sandbox.sales if s["price"] > 0]
+        self.assertEqual(counts["new"], len(paid))
+        self.assertEqual(counts["skipped"], len(self.sandbox.sales) - len(paid))
+        for sale in paid:
+            record = self.record(sale["id"])
+            invoice = record.invoice_id
+            self.assertEqual(invoice.move_type, "out_invoice")
+            self.assertEqual(invoice.state, "posted")
+            self.assertEqual(invoice.ref, f"GR-{sale['id']}")
+            self.assertEqual(invoice.currency_id, self.usd)
+            self.assertAlmostEqual(invoice.amount_total, cents(sale["price"]))
+            self.assertEqual(
+                invoice.amount_tax, 0.0, "Gumroad-collected VAT is not invoiced"
+            )
+            self.assertEqual(
+                invoice.invoice_date,
+                datetime.strptime(sale["created_at"], "%Y-%m-%dT%H:%M:%SZ").date(),
+            )
+            self.assertEqual(invoice.partner_id.email, sale["email"])
+            self.assertEqual(invoice.gumroad_sale_id, record)
+            self.assertEqual(
+                invoice.invoice_line_ids.product_id.product_tmpl_id.gumroad_product_id,
+                sale["product_id"],
+            )
+        invoices = self.env["account.move"].search(
+            [
+                ("gumroad_sale_id.account_id", "=", self.account.id),
+                ("move_type", "=", "out_invoice"),
+            ]
+        )
+        self.assertEqual(len(invoices), len(paid), "one invoice per paid sale, no more")
+
+    def test_net_of_every_sale_equals_what_gumroad_says_to_the_cent(self):
+        self.import_all()
+        kinds = {"refunded": 0, "partial": 0, "disputed": 0}
+        for sale in self.sandbox.sales:
+            self.assert_net_matches_sandbox(sale["id"])
+            kinds["refunded"] += bool(sale.get("refunded"))
+            kinds["partial"] += sale["partially_refunded"]
+            kinds["disputed"] += sale["disputed"]
+        self.assertTrue(all(kinds.values()), f"demo data lacks a case: {kinds}")
+
+    def test_reimporting_the_same_range_adds_nothing(self):
+        self.import_all()
+        moves_before = self.env["account.move"].search_count(
+            [("gumroad_sale_id", "!=", False)]
+        )
+        counts = self.import_all()
+        self.assertEqual(counts["unchanged"], len(self.sandbox.sales))
+        self.assertEqual(counts["new"] + counts["changed"] + counts["failed"], 0)
+        self.assertEqual(
+            self.env["account.move"].search_count([("gumroad_sale_id", "!=", False)]),
+            moves_before,
+        )
+
+    def test_full_refund_books_a_reconciled_reversal_for_the_whole_amount(self):
+        sale = self.paid_plain_usd_sale()
+        self.import_all()
+        invoice = self.record(sale["id"]).invoice_id
+        self.sandbox.refund(sale["id"])
+        counts = self.import_all()
+        self.assertEqual(counts["changed"], 1)
+        record = self.record(sale["id"])
+        self.assertEqual(record.state, "reversed")
+        self.assertEqual(record.refund_state, "full")
+        credit_note = record.credit_note_ids
+        self.assertEqual(len(credit_note), 1)
+        self.assertEqual(credit_note.move_type, "out_refund")
+        self.assertEqual(credit_note.reversed_entry_id, invoice)
+        self.assertTrue(credit_note.ref.startswith(f"GR-{sale['id']}"))
+        self.assertAlmostEqual(credit_note.amount_total, cents(sale["price"]))
+        self.assertEqual(invoice.payment_state, "reversed")
+        self.assertEqual(self.booked_net(record), 0.0)
+
+    def test_two_partial_refunds_each_book_only_the_new_difference(self):
+        sale = self.paid_plain_usd_sale()
+        price = sale["price"]
+        self.import_all()
+        self.sandbox.refund(sale["id"], amount_cents=price // 4)
+        self.import_all()
+        record = self.record(sale["id"])
+        self.assertEqual(record.state, "adjusted")
+        self.assertEqual(len(record.credit_note_ids), 1)
+        self.assertAlmostEqual(record.credit_note_ids.amount_total, cents(price // 4))
+        self.sandbox.refund(sale["id"], amount_cents=price // 4)
+        self.import_all()
+        self.assertEqual(len(record.credit_note_ids), 2)
+        self.assertEqual(
+            sorted(record.credit_note_ids.mapped("amount_total")),
+            [cents(price // 4)] * 2,
+        )
+        self.assert_net_matches_sandbox(sale["id"])
+        self.assertEqual(record.invoice_id.payment_state, "partial")
+
+    def test_open_dispute_reverses_and_won_dispute_restores_the_net(self):
+        sale = self.paid_plain_usd_sale()
+        self.import_all()
+        self.sandbox.dispute(sale["id"])
+        self.import_all()
+        record = self.record(sale["id"])
+        self.assertEqual(record.dispute_state, "open")
+        self.assertEqual(record.state, "reversed")
+        self.assertEqual(self.booked_net(record), 0.0)
+        self.sandbox.win_dispute(sale["id"])
+        self.import_all()
+        self.assertEqual(record.dispute_state, "won")
+        self.assertEqual(record.state, "invoiced")
+        self.assertAlmostEqual(self.booked_net(record), cents(sale["price"]))
+        self.assert_net_matches_sandbox(sale["id"])
+
+    def test_listed_currency_mode_invoices_a_eur_sale_in_eur(self):
+        self.account.currency_mode = "listed"
+        sale = self.sandbox_sale(
+            lambda s: (
+                s["formatted_total_price"].startswith("€")
+                and s["price"] > 0
+                and not s.get("refunded")
+                and not s["partially_refunded"]
+                and not s["disputed"]
+            )
+        )
+        self.import_all()
+        invoice = self.record(sale["id"]).invoice_id
+        self.assertEqual(invoice.currency_id, self.eur)
+        listed = float(sale["formatted_total_price"].lstrip("€").replace(",", ""))
+        self.assertAlmostEqual(invoice.amount_total, listed)
+        self.assertEqual(
+            round(invoice.amount_total * 100),
+            self.sandbox.sale_net_listed_cents(sale["id"]),
+        )
+
+    def test_usd_mode_invoices_a_eur_sale_in_usd_from_price(self):
+        sale = self.sandbox_sale(
+            lambda s: s["formatted_total_price"].startswith("€") and s["price"] > 0
+        )
+        self.import_all()
+        invoice = self.record(sale["id"]).invoice_id
+        self.assertEqual(invoice.currency_id, self.usd)
+        self.assertAlmostEqual(invoice.amount_total, cents(sale["price"]))
+
+    def test_partial_refund_of_a_eur_sale_is_converted_in_the_sales_own_proportion(
+        self,
+    ):
+        sale = self.sandbox_sale(
+            lambda s: (
+                s["formatted_total_price"].startswith("€")
+                and s["price"] > 0
+                and not s.get("refunded")
+                and not s["partially_refunded"]
+                and not s["disputed"]
+            )
+        )
+        self.import_all()
+        listed_cents = self.sandbox.sale_net_listed_cents(sale["id"])
+        self.sandbox.refund(sale["id"], amount_cents=listed_cents // 2)
+        self.import_all()
+        self.assert_net_matches_sandbox(sale["id"])
+
+    def test_gift_sender_is_invoiced_and_the_receiver_is_recorded_only(self):
+        sender = self.sandbox_sale(lambda s: s["is_gift_sender_purchase"])
+        self.import_all()
+        self.assertEqual(self.record(sender["id"]).state, "invoiced")
+        self.assertTrue(self.record(sender["id"]).is_gift_sender)
+        receiver_id = self.sandbox.gift_receiver_id(sender["id"])
+        self.env["gumroad.sale"]._sync_one(self.account, receiver_id)
+        receiver = self.record(receiver_id)
+        self.assertEqual(receiver.state, "skipped")
+        self.assertTrue(receiver.is_gift_receiver)
+        self.assertFalse(receiver.move_ids)
+
+    def test_free_product_is_recorded_without_invoice(self):
+        free = self.sandbox_sale(
+            lambda s: s["price"] == 0 and not s["is_gift_receiver_purchase"]
+        )
+        self.import_all()
+        record = self.record(free["id"])
+        self.assertEqual(record.state, "skipped")
+        self.assertFalse(record.move_ids)
+
+    def test_subscription_renewal_and_licence_are_kept(self):
+        renewal = self.sandbox_sale(
+            lambda s: s.get("recurring_charge") is True and not s.get("refunded")
+            and not s["partially_refunded"] and not s["disputed"]
+        )
+        self.import_all()
+        record = self.record(renewal["id"])
+        self.assertTrue(record.is_renewal)
+        self.assertEqual(record.subscription_gumroad_id, renewal["subscription_id"])
+        self.assertEqual(record.state, "invoiced")
+
+    def test_variants_and_offer_code_are_named_on_the_invoice_line(self):
+        sale = self.sandbox_sale(
+            lambda s: s.get("variants") and s.get("offer_code") and s["price"] > 0
+        )
+        self.import_all()
+        label = self.record(sale["id"]).invoice_id.invoice_line_ids.name
+        for option in sale["variants"].values():
+            self.assertIn(option, label)
+        self.assertIn(sale["offer_code"]["code"], label)
+
+    def test_preview_books_nothing_and_counts_what_an_import_would_do(self):
+        wizard = self.env["gumroad.sale.import"].create(
+            {
+                "account_id": self.account.id,
+                "date_from": date(2000, 1, 1),
+                "date_to": date(2100, 1, 1),
+            }
+        )
+        wizard.action_preview()
+        paid = len([s for s in self.sandbox.sales if s["price"] > 0])
+        self.assertEqual(wizard.preview_new, paid)
+        self.assertEqual(wizard.preview_skipped, len(self.sandbox.sales) - paid)
+        self.assertFalse(
+            self.env["gumroad.sale"].search([("account_id", "=", self.account.id)])
+        )
+        self.assertFalse(
+            self.env["account.move"].search([("gumroad_sale_id", "!=", False)])
+        )
+
+    def test_wizard_import_books_and_reports_the_counts(self):
+        wizard = self.env["gumroad.sale.import"].create(
+            {
+                "account_id": self.account.id,
+                "date_from": date(2000, 1, 1),
+                "date_to": date(2100, 1, 1),
+            }
+        )
+        wizard.with_context(gumroad_foreground=True).action_import()
+        self.assertEqual(wizard.state, "done")
+        self.assertIn(f"{len(self.sandbox.sales)} sales read", wizard.summary)
+        self.assertEqual(self.account.import_state, "done")
+
+    def test_a_sale_that_cannot_be_booked_is_in_error_and_retry_books_it(self):
+        self.account.currency_mode = "listed"
+        self.jpy.active = False
+        yen = [
+            s
+            for s in self.sandbox.sales
+            if s["formatted_total_price"].startswith("¥") and s["price"] > 0
+        ]
+        self.assertTrue(yen, "the demo data needs a JPY sale")
+        counts = self.import_all()
+        self.assertEqual(counts["failed"], len(yen))
+        record = self.record(yen[0]["id"])
+        self.assertEqual(record.state, "error")
+        self.assertIn("JPY", record.error_message)
+        self.assertIn(yen[0]["id"], record.error_message)
+        self.assertFalse(record.move_ids)
+        others = self.env["gumroad.sale"].search(
+            [("account_id", "=", self.account.id), ("state", "=", "invoiced")]
+        )
+        self.assertTrue(others, "the other sales are booked anyway")
+        self.jpy.active = True
+        self.env["gumroad.sale"].search([("state", "=", "error")]).action_retry()
+        self.assertEqual(record.state, "invoiced")
+        self.assertEqual(record.invoice_id.currency_id, self.jpy)
+
+    @mute_logger("odoo.addons.gumroad_connector.models.gumroad_sale")
+    def test_a_malformed_sale_is_marked_with_the_field_and_the_others_book(self):
+        good, bad = self.sandbox.sales[0], copy.deepcopy(self.sandbox.sales[1])
+        bad["price"] = "twelve dollars"
+        counts = self.env["gumroad.sale"]._book_payloads(self.account, [good, bad])
+        self.assertEqual(counts["failed"], 1)
+        record = self.record(bad["id"])
+        self.assertEqual(record.state, "error")
+        self.assertIn("price", record.error_message)
+        self.assertIn(bad["id"], record.error_message)
+        self.assertNotEqual(self.record(good["id"]).state, "error")
+
+    def test_a_sale_in_a_locked_period_is_booked_on_the_first_open_day(self):
+        sale = self.paid_plain_usd_sale()
+        sale_day = datetime.strptime(sale["created_at"], "%Y-%m-%dT%H:%M:%SZ").date()
+        self.company.sudo().sale_lock_date = sale_day
+        self.import_all()
+        invoice = self.record(sale["id"]).invoice_id
+        self.assertEqual(invoice.state, "posted")
+        self.assertEqual(invoice.invoice_date, sale_day, "the document keeps the sale's day")
+        self.assertGreater(invoice.date, sale_day, "the entry goes to the first open day")
+
+    def test_scheduled_sync_moves_the_watermark_and_books_new_sales(self):
+        self.account.state = "connected"
+        self.account.sync_watermark = date(2000, 1, 1)
+        with self.cron_progress():
+            self.env["gumroad.account"]._cron_sync_sales()
+        self.assertEqual(self.account.sync_watermark, datetime.utcnow().date())
+        self.assertEqual(self.account.last_rescan_date, datetime.utcnow().date())
+        self.assertEqual(
+            len(self.account.sale_ids), len(self.sandbox.sales), "every sale since 2000"
+        )
+        paid_usd = next(p for p in self.sandbox.products
+                        if p["currency"] == "usd" and p["price"] > 0 and p["published"]
+                        and not p["is_tiered_membership"])
+        new_sale = self.sandbox.add_sale(product_id=paid_usd["id"])
+        with self.cron_progress():
+            self.env["gumroad.account"]._cron_sync_sales()
+        self.assertEqual(self.record(new_sale["id"]).state, "invoiced")

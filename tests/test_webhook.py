@@ -1,0 +1,182 @@
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from .common import GumroadCommon
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@tagged("post_install", "-at_install")
+class TestWebhook(GumroadCommon, HttpCase):
+    def setUp(self):
+        super().setUp()
+        self.url = f"/gumroad/webhook/{self.account.webhook_secret}"
+        self.events = self.env["gumroad.webhook.event"]
+
+    def post(self, body, url=None, headers=FORM):
+        return self.url_open(url or self.url, data=body, headers=headers)
+
+    def process(self):
+        with self.cron_progress():
+            self.events._cron_process_events()
+
+    def paid_sale(self):
+        return self.sandbox_sale(
+            lambda s: (
+                s["price"] > 0
+                and not s.get("refunded")
+                and not s["partially_refunded"]
+                and not s["disputed"]
+                and not s["is_gift_sender_purchase"]
+            )
+        )
+
+    def test_a_sale_ping_is_stored_answered_and_then_booked_from_the_api(self):
+        sale = self.paid_sale()
+        response = self.post(self.sandbox.ping_body("sale", sale_id=sale["id"]))
+        self.assertEqual(response.status_code, 200)
+        event = self.events.search([("account_id", "=", self.account.id)])
+        self.assertEqual(len(event), 1)
+        self.assertEqual(event.state, "pending")
+        self.assertEqual(event.resource_name, "sale")
+        self.assertEqual(event.sale_gumroad_id, sale["id"])
+        self.process()
+        self.assertEqual(event.state, "done")
+        record = self.record(sale["id"])
+        self.assertEqual(record.state, "invoiced")
+        self.assertAlmostEqual(record.invoice_id.amount_total, sale["price"] / 100)
+
+    def test_duplicate_sale_pings_book_once(self):
+        sale = self.paid_sale()
+        body = self.sandbox.ping_body("sale", sale_id=sale["id"])
+        for _ in range(3):
+            self.assertEqual(self.post(body).status_code, 200)
+        self.process()
+        self.assertEqual(self.events.search_count([("state", "=", "done")]), 3)
+        self.assertEqual(len(self.record(sale["id"]).move_ids), 1)
+
+    def test_identical_refund_pings_each_end_in_the_right_net(self):
+        sale = self.paid_sale()
+        self.env["gumroad.sale"]._sync_one(self.account, sale["id"])
+        for _ in range(2):
+            self.sandbox.refund(sale["id"], amount_cents=sale["price"] // 4)
+            self.post(self.sandbox.ping_body("refund", sale_id=sale["id"]))
+            self.process()
+            record = self.record(sale["id"])
+            self.assertEqual(
+                self.booked_net(record),
+                self.sandbox.sale_net_usd_cents(sale["id"]) / 100,
+            )
+        self.assertEqual(len(self.record(sale["id"]).credit_note_ids), 2)
+
+    def test_wrong_secret_answers_404_and_writes_nothing(self):
+        response = self.post(
+            self.sandbox.ping_body("sale", sale_id=self.paid_sale()["id"]),
+            url="/gumroad/webhook/not-the-secret",
+        )
+        self.assertEqual(response.status_code, 404)
+        self.assertFalse(self.events.search([]))
+
+    def test_non_post_answers_405_and_big_bodies_413(self):
+        self.assertEqual(self.url_open(self.url).status_code, 405)
+        response = self.post(b"x=" + b"a" * (70 * 1024))
+        self.assertEqual(response.status_code, 413)
+        self.assertFalse(self.events.search([]))
+
+    def test_test_pings_are_recorded_not_booked(self):
+        sale = self.paid_sale()
+        self.post(self.sandbox.ping_body("sale", sale_id=sale["id"], test=True))
+        self.process()
+        event = self.events.search([])
+        self.assertEqual(event.state, "ignored")
+        self.assertTrue(event.is_test)
+        self.assertFalse(self.record(sale["id"]))
+
+    @mute_logger("odoo.addons.gumroad_connector.models.gumroad_webhook_event")
+    def test_malformed_pings_are_kept_in_error_and_replay_after_a_fix(self):
+        self.assertEqual(self.post(b"resource_name=sale&price=100").status_code, 200)
+        self.assertEqual(
+            self.post(b"resource_name=teleport&sale_id=x").status_code, 200
+        )
+        self.assertEqual(
+            self.post(
+                b"\xff\xfe\x00garbage",
+                headers={"Content-Type": "application/octet-stream"},
+            ).status_code,
+            200,
+        )
+        events = self.events.search([])
+        self.assertEqual(len(events), 3)
+        self.assertEqual(set(events.mapped("state")), {"error"})
+        self.assertTrue(all(events.mapped("last_error")))
+
+    def test_forged_sale_ping_for_a_sale_not_in_the_account_books_nothing(self):
+        body = self.sandbox.ping_body("sale", sale_id=self.paid_sale()["id"]).replace(
+            b"sale_id=", b"sale_id=FORGED"
+        )
+        self.post(body)
+        self.process()
+        event = self.events.search([])
+        self.assertEqual(event.state, "error")
+        self.assertIn("not in this Gumroad account", event.last_error)
+        self.assertFalse(
+            self.env["gumroad.sale"].search([("account_id", "=", self.account.id)])
+        )
+
+    def test_error_event_replays_after_the_cause_is_fixed(self):
+        sale = self.paid_sale()
+        self.sandbox.faults.server_error_every = 1
+        self.post(self.sandbox.ping_body("sale", sale_id=sale["id"]))
+        with (
+            self.no_sleep(),
+            mute_logger("odoo.addons.gumroad_connector.gumroad.client"),
+        ):
+            self.process()
+        event = self.events.search([])
+        self.assertEqual(event.state, "error")
+        self.assertIn("unavailable", event.last_error)
+        self.sandbox.faults.reset()
+        event.action_replay()
+        self.process()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.attempts, 2)
+        self.assertEqual(self.record(sale["id"]).state, "invoiced")
+
+    def test_subscription_pings_update_the_subscription(self):
+        renewal = self.sandbox_sale(lambda s: s.get("subscription_id"))
+        subscription_id = renewal["subscription_id"]
+        self.sandbox.cancel_subscription(subscription_id)
+        self.post(self.sandbox.ping_body("cancellation", subscription_id=subscription_id))
+        self.process()
+        subscription = self.env["gumroad.subscription"].search(
+            [("gumroad_id", "=", subscription_id)]
+        )
+        self.assertEqual(subscription.status, "cancelled")
+        self.assertEqual(subscription.cancelled_by, "buyer")
+        self.assertTrue(subscription.cancelled_at)
+        self.assertEqual(subscription.product_name, renewal["product_name"])
+        self.sandbox.end_subscription(subscription_id)
+        self.post(self.sandbox.ping_body("subscription_ended", subscription_id=subscription_id))
+        self.process()
+        self.assertEqual(subscription.status, "ended")
+        self.assertTrue(subscription.ended_at)
+
+    def test_registration_is_idempotent_against_the_sandbox(self):
+        account = self.account.with_context(gumroad_allow_local_webhooks=True)
+        account.action_enable_realtime_sync()
+        account.action_enable_realtime_sync()
+        client = account._gumroad_client()
+        for resource in ("sale", "refund", "dispute", "dispute_won", "cancellation"):
+            urls = [s["post_url"] for s in client.list_resource_subscriptions(resource)]
+            self.assertEqual(urls.count(account.webhook_url), 1, resource)
+        account.action_disconnect()
+        self.assertFalse(self.account.has_token)
+
+    def test_registration_refuses_localhost_with_a_clear_message(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "web.base.url", "http://localhost:8069"
+        )
+        with self.assertRaisesRegex(
+            Exception, "refuses webhook addresses on localhost"
+        ):
+            self.account.action_enable_realtime_sync()

@@ -1,0 +1,1 @@
+from . import gumroad_sale_import
