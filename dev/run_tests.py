@@ -23,11 +23,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import odoo_env  # noqa: E402
+import odoo_env
 
 STATS_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 # Lines the Odoo run prints live: problems, and the start of each test class for progress.
-SHOW_RE = re.compile(r" (WARNING|ERROR|CRITICAL) | FAIL: | ERROR: |Starting .*gumroad_connector")
+SHOW_RE = re.compile(
+    r" (WARNING|ERROR|CRITICAL) | FAIL: | ERROR: |Starting .*gumroad_connector"
+)
 PROBLEM_RE = re.compile(r" (WARNING|ERROR|CRITICAL) ")
 
 
@@ -88,7 +90,10 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
         "--log-level=info",
         "--max-cron-threads=0",
     ]
-    print(f"== Odoo suite: Odoo {odoo.version} ({odoo.source}), database {dbname}", flush=True)
+    print(
+        f"== Odoo suite: Odoo {odoo.version} ({odoo.source}), database {dbname}",
+        flush=True,
+    )
     stats = None
     install_warnings = []
     in_tests = False
@@ -103,7 +108,10 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
         )
         for line in proc.stdout:
             log.write(line)
-            if "Starting post tests" in line or "odoo.addons.gumroad_connector.tests" in line:
+            if (
+                "Starting post tests" in line
+                or "odoo.addons.gumroad_connector.tests" in line
+            ):
                 in_tests = True
             if SHOW_RE.search(line):
                 print(line.rstrip()[:400], flush=True)
@@ -115,7 +123,9 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
                 stats = tuple(int(g) for g in match.groups())
         returncode = proc.wait()
     if stats is None:
-        print(f"The Odoo run ended (exit {returncode}) without running tests; see {log_file}")
+        print(
+            f"The Odoo run ended (exit {returncode}) without running tests; see {log_file}"
+        )
         return 0, 1
     failed_n, errors_n, total = stats
     failed = failed_n + errors_n
@@ -146,8 +156,15 @@ def run_integration_suite(odoo, pg, log_dir, dbname, env):
         GUMROAD_ODOO_CMD="\x1f".join(odoo.command),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-s", "tests_integration",
-         f"--junitxml={junit}"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-s",
+            "tests_integration",
+            f"--junitxml={junit}",
+        ],
         cwd=odoo_env.ADDON_DIR,
         env=env,
         check=False,
@@ -158,7 +175,9 @@ def run_integration_suite(odoo, pg, log_dir, dbname, env):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pure-only", action="store_true")
-    parser.add_argument("--skip-pure", action="store_true", help="Odoo and integration only")
+    parser.add_argument(
+        "--skip-pure", action="store_true", help="Odoo and integration only"
+    )
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--test-tags", default="/gumroad_connector")
     args = parser.parse_args()
@@ -180,7 +199,9 @@ def main():
     passed = failed = skipped = 0
     if not args.skip_pure:
         passed, failed, skipped = run_pure_suite(log_dir)
-        print(f"pytest: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
+        print(
+            f"pytest: {passed} passed, {failed} failed, {skipped} skipped", flush=True
+        )
     if not args.pure_only:
         dbname = f"gumroad_test_{int(time.time())}_{os.getpid()}"
         env = dict(os.environ, **odoo.extra_env)

@@ -373,7 +373,9 @@ class GumroadAccount(models.Model):
             # No exception here: it would roll back the error state the user must see.
             self._set_error(str(err))
             return self._notify(
-                self.env._("Gumroad refused the connection: %(reason)s", reason=str(err)),
+                self.env._(
+                    "Gumroad refused the connection: %(reason)s", reason=str(err)
+                ),
                 "danger",
             )
         vals = {

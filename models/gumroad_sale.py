@@ -281,7 +281,9 @@ class GumroadSale(models.Model):
                 read=counts["read"],
                 reason=str(err),
             )
-            self._write_account(account, {"import_state": "failed", "import_summary": message})
+            self._write_account(
+                account, {"import_state": "failed", "import_summary": message}
+            )
             account.message_post(body=message)
             self._commit_progress()
             raise UserError(message) from err
@@ -302,7 +304,9 @@ class GumroadSale(models.Model):
         if date_from > date_to:
             return iter(())
         span = (date_to - date_from).days + 1
-        window_days = max(const.SALES_WINDOW_MIN_DAYS, -(-span // (2 * const.FETCH_WORKERS)))
+        window_days = max(
+            const.SALES_WINDOW_MIN_DAYS, -(-span // (2 * const.FETCH_WORKERS))
+        )
         return client.iter_sales_windows(
             date_from, date_to, window_days=window_days, max_workers=const.FETCH_WORKERS
         )
@@ -437,20 +441,29 @@ class GumroadSale(models.Model):
         usd = self.env.ref("base.USD").id
         uid = self.env.uid
         values = SQL(", ").join(
-            SQL("(%s, %s, %s, 'pending', 1, 'none', 'none', %s, %s, %s, now() at time zone "
+            SQL(
+                "(%s, %s, %s, 'pending', 1, 'none', 'none', %s, %s, %s, now() at time zone "
                 "'utc', now() at time zone 'utc')",
-                account.id, account.company_id.id, gumroad_id, usd, uid, uid)
+                account.id,
+                account.company_id.id,
+                gumroad_id,
+                usd,
+                uid,
+                uid,
+            )
             for gumroad_id in gumroad_ids
         )
         with self.env.registry.cursor() as cr:
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            cr.execute(SQL(
-                "INSERT INTO gumroad_sale (account_id, company_id, gumroad_id, state, quantity, "
-                "refund_state, dispute_state, usd_currency_id, create_uid, write_uid, "
-                "create_date, write_date) VALUES %s "
-                "ON CONFLICT (account_id, gumroad_id) DO NOTHING",
-                values,
-            ))
+            cr.execute(
+                SQL(
+                    "INSERT INTO gumroad_sale (account_id, company_id, gumroad_id, state, quantity, "
+                    "refund_state, dispute_state, usd_currency_id, create_uid, write_uid, "
+                    "create_date, write_date) VALUES %s "
+                    "ON CONFLICT (account_id, gumroad_id) DO NOTHING",
+                    values,
+                )
+            )
 
     def _lock_rows(self):
         """Wait for, then hold, the row locks of these sales until the transaction ends.

@@ -7,7 +7,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from .. import const
-from .gumroad_sale import CONCURRENCY_ERRORS
 from ..gumroad import (
     PING_RESOURCES,
     GumroadError,
@@ -15,6 +14,7 @@ from ..gumroad import (
     NotFoundError,
     parse_ping,
 )
+from .gumroad_sale import CONCURRENCY_ERRORS
 
 _logger = logging.getLogger(__name__)
 
@@ -123,11 +123,13 @@ class GumroadWebhookEvent(models.Model):
                 events._process()
             except CONCURRENCY_ERRORS as err:
                 # A concurrent booker touched the same sales: the next run re-reads them.
-                _logger.info("Gumroad pings conflicted with a concurrent booking: %r", err)
-                self.env.cr.rollback()
-                self.env.ref("gumroad_connector.ir_cron_gumroad_process_events")._trigger(
-                    fields.Datetime.now() + timedelta(seconds=5)
+                _logger.info(
+                    "Gumroad pings conflicted with a concurrent booking: %r", err
                 )
+                self.env.cr.rollback()
+                self.env.ref(
+                    "gumroad_connector.ir_cron_gumroad_process_events"
+                )._trigger(fields.Datetime.now() + timedelta(seconds=5))
                 break
             remaining = self.search_count([("state", "=", "pending")])
             if (

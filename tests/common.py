@@ -1,8 +1,8 @@
 import base64
 import os
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 from unittest.mock import patch
+from urllib.parse import urlsplit
 
 from odoo.fields import Command
 from odoo.tests.common import _super_send
@@ -23,7 +23,9 @@ class GumroadCommon(AccountTestInvoicingCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.env.user.group_ids = [
-            Command.link(cls.env.ref("gumroad_connector.gumroad_connector_group_manager").id)
+            Command.link(
+                cls.env.ref("gumroad_connector.gumroad_connector_group_manager").id
+            )
         ]
         # The test runner provides a key; keep the suite runnable on its own too.
         os.environ.setdefault(

@@ -8,6 +8,7 @@ from .common import GumroadCommon
 @tagged("post_install", "-at_install")
 class TestProductImport(GumroadCommon):
     sandbox_products = 23  # three pages of ten
+
     def templates(self):
         return (
             self.env["product.template"]

@@ -224,8 +224,12 @@ class TestSaleImport(GumroadCommon):
 
     def test_subscription_renewal_and_licence_are_kept(self):
         renewal = self.sandbox_sale(
-            lambda s: s.get("recurring_charge") is True and not s.get("refunded")
-            and not s["partially_refunded"] and not s["disputed"]
+            lambda s: (
+                s.get("recurring_charge") is True
+                and not s.get("refunded")
+                and not s["partially_refunded"]
+                and not s["disputed"]
+            )
         )
         self.import_all()
         record = self.record(renewal["id"])
@@ -319,8 +323,12 @@ class TestSaleImport(GumroadCommon):
         self.import_all()
         invoice = self.record(sale["id"]).invoice_id
         self.assertEqual(invoice.state, "posted")
-        self.assertEqual(invoice.invoice_date, sale_day, "the document keeps the sale's day")
-        self.assertGreater(invoice.date, sale_day, "the entry goes to the first open day")
+        self.assertEqual(
+            invoice.invoice_date, sale_day, "the document keeps the sale's day"
+        )
+        self.assertGreater(
+            invoice.date, sale_day, "the entry goes to the first open day"
+        )
 
     def test_scheduled_sync_moves_the_watermark_and_books_new_sales(self):
         self.account.state = "connected"
@@ -332,9 +340,14 @@ class TestSaleImport(GumroadCommon):
         self.assertEqual(
             len(self.account.sale_ids), len(self.sandbox.sales), "every sale since 2000"
         )
-        paid_usd = next(p for p in self.sandbox.products
-                        if p["currency"] == "usd" and p["price"] > 0 and p["published"]
-                        and not p["is_tiered_membership"])
+        paid_usd = next(
+            p
+            for p in self.sandbox.products
+            if p["currency"] == "usd"
+            and p["price"] > 0
+            and p["published"]
+            and not p["is_tiered_membership"]
+        )
         new_sale = self.sandbox.add_sale(product_id=paid_usd["id"])
         with self.cron_progress():
             self.env["gumroad.account"]._cron_sync_sales()

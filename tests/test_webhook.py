@@ -146,7 +146,9 @@ class TestWebhook(GumroadCommon, HttpCase):
         renewal = self.sandbox_sale(lambda s: s.get("subscription_id"))
         subscription_id = renewal["subscription_id"]
         self.sandbox.cancel_subscription(subscription_id)
-        self.post(self.sandbox.ping_body("cancellation", subscription_id=subscription_id))
+        self.post(
+            self.sandbox.ping_body("cancellation", subscription_id=subscription_id)
+        )
         self.process()
         subscription = self.env["gumroad.subscription"].search(
             [("gumroad_id", "=", subscription_id)]
@@ -156,7 +158,11 @@ class TestWebhook(GumroadCommon, HttpCase):
         self.assertTrue(subscription.cancelled_at)
         self.assertEqual(subscription.product_name, renewal["product_name"])
         self.sandbox.end_subscription(subscription_id)
-        self.post(self.sandbox.ping_body("subscription_ended", subscription_id=subscription_id))
+        self.post(
+            self.sandbox.ping_body(
+                "subscription_ended", subscription_id=subscription_id
+            )
+        )
         self.process()
         self.assertEqual(subscription.status, "ended")
         self.assertTrue(subscription.ended_at)

@@ -28,7 +28,9 @@ def registry():
     from odoo.modules.registry import Registry
     from odoo.tools import config
 
-    config.parse_config(shlex.split(os.environ["GUMROAD_ODOO_ARGS"]), setup_logging=False)
+    config.parse_config(
+        shlex.split(os.environ["GUMROAD_ODOO_ARGS"]), setup_logging=False
+    )
     return Registry(DB)
 
 

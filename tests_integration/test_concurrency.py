@@ -2,20 +2,23 @@
 
 import os
 import shlex
-import traceback
 import signal
 import subprocess
 import tempfile
 import threading
 import time
+import traceback
 
 import psycopg2.errors
 import pytest
 
 from gumroad.sandbox import SandboxServer
 
-RETRYABLE = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected,
-             psycopg2.errors.UniqueViolation)
+RETRYABLE = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.UniqueViolation,
+)
 
 
 def invoice_counts(env, account_id):
@@ -117,14 +120,21 @@ def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
         assert not duplicated, f"sales booked more than once: {duplicated}"
         assert {sale_id for sale_id, n in counts.items() if n == 1} == paid
         nets = booked_net_cents(env, account_id)
-        wrong = {i: (nets[i], sandbox.sale_net_usd_cents(i)) for i in sale_ids
-                 if nets[i] != sandbox.sale_net_usd_cents(i)}
+        wrong = {
+            i: (nets[i], sandbox.sale_net_usd_cents(i))
+            for i in sale_ids
+            if nets[i] != sandbox.sale_net_usd_cents(i)
+        }
         assert not wrong, f"net differs from Gumroad's (booked, gumroad): {wrong}"
-        print(f"\nrace: 2 overlapping imports + 80 duplicate sale pings -> {len(paid)} invoices "
-              f"for {len(paid)} paid sales, 0 duplicates, nets equal to the cent")
+        print(
+            f"\nrace: 2 overlapping imports + 80 duplicate sale pings -> {len(paid)} invoices "
+            f"for {len(paid)} paid sales, 0 duplicates, nets equal to the cent"
+        )
 
 
-@pytest.mark.skipif(not os.environ.get("GUMROAD_ODOO_CMD"), reason="needs GUMROAD_ODOO_CMD")
+@pytest.mark.skipif(
+    not os.environ.get("GUMROAD_ODOO_CMD"), reason="needs GUMROAD_ODOO_CMD"
+)
 def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
     env_factory, make_connector
 ):
@@ -136,19 +146,32 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
             "env['gumroad.sale']._import_range(account, "
             "__import__('datetime').date(2000, 1, 1), __import__('datetime').date(2100, 1, 1))\n"
         ) % account_id
-        cmd = [*os.environ["GUMROAD_ODOO_CMD"].split("\x1f"), "shell",
-               *shlex.split(os.environ["GUMROAD_ODOO_ARGS"]), "--no-http", "--log-level=warn"]
+        cmd = [
+            *os.environ["GUMROAD_ODOO_CMD"].split("\x1f"),
+            "shell",
+            *shlex.split(os.environ["GUMROAD_ODOO_ARGS"]),
+            "--no-http",
+            "--log-level=warn",
+        ]
         log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         proc.stdin.write(script)
         proc.stdin.close()
         env = env_factory()
         deadline = time.time() + 240
         booked_before_kill = 0
         while time.time() < deadline:
-            env.cr.execute("SELECT count(*) FROM gumroad_sale WHERE account_id = %s AND state != 'pending'",
-                           [account_id])
+            env.cr.execute(
+                "SELECT count(*) FROM gumroad_sale WHERE account_id = %s AND state != 'pending'",
+                [account_id],
+            )
             booked_before_kill = env.cr.fetchone()[0]
             env.cr.commit()
             if booked_before_kill >= 300 or proc.poll() is not None:
@@ -164,7 +187,9 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
 
         def resume(env):
             account = env["gumroad.account"].browse(account_id)
-            return env["gumroad.sale"]._import_range(account, "2000-01-01", "2100-01-01")
+            return env["gumroad.sale"]._import_range(
+                account, "2000-01-01", "2100-01-01"
+            )
 
         counts = run_with_retry(env_factory, resume)
         env = env_factory()
@@ -173,5 +198,7 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
         assert max(per_sale.values()) == 1, "no duplicate"
         # Each committed batch holds its sales and their moves: nothing of it is redone.
         assert counts["unchanged"] >= booked_before_kill
-        print(f"\ncrash: killed after {booked_before_kill} sales committed; the next run read "
-              f"{counts['read']}, booked {counts['new']}, found {counts['unchanged']} unchanged")
+        print(
+            f"\ncrash: killed after {booked_before_kill} sales committed; the next run read "
+            f"{counts['read']}, booked {counts['new']}, found {counts['unchanged']} unchanged"
+        )
