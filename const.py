@@ -2,7 +2,8 @@
 
 from datetime import date
 
-# Every move booked for a Gumroad sale carries this prefix followed by the sale id in `ref`.
+# Every move booked for a Gumroad sale carries this prefix followed by the sale id in
+# `ref`.
 MOVE_REF_PREFIX = "GR-"
 
 # How many sales one booking batch handles; each batch is committed on its own.
@@ -14,13 +15,15 @@ WEBHOOK_BATCH_SIZE = 50
 # Webhook bodies above this size are refused with 413 before anything is stored.
 WEBHOOK_MAX_BODY_BYTES = 64 * 1024
 
-# Default look-back window re-scanned daily because refunds and disputes change old sales.
+# Default look-back window re-scanned daily because refunds and disputes change old
+# sales.
 DEFAULT_REFUND_LOOKBACK_DAYS = 60
 
 # A first sync without a watermark starts this many days back.
 DEFAULT_INITIAL_SYNC_DAYS = 30
 
-# Date ranges longer than this run in the background instead of inside the wizard's request.
+# Date ranges longer than this run in the background instead of inside the wizard's
+# request.
 FOREGROUND_IMPORT_MAX_DAYS = 31
 
 # Sale states of `gumroad.sale` (the income record users browse).
@@ -33,13 +36,15 @@ SALE_STATES = [
     ("error", "Error"),
 ]
 
-# Name of the configuration option / environment variable holding the token encryption key.
+# Name of the configuration option / environment variable holding the token encryption
+# key.
 KEY_CONFIG_OPTION = "gumroad_connector_key"
 KEY_ENV_VARIABLE = "GUMROAD_CONNECTOR_KEY"
 
 # Gumroad opened in 2011: no sale can be older, so wider ranges are clamped to this day.
 GUMROAD_FIRST_DAY = date(2011, 1, 1)
 
-# Sales are fetched by this many concurrent workers, over date windows of at least this size.
+# Sales are fetched by this many concurrent workers, over date windows of at least this
+# size.
 FETCH_WORKERS = 4
 SALES_WINDOW_MIN_DAYS = 7

@@ -23,8 +23,8 @@ class GumroadController(http.Controller):
     def gumroad_webhook(self, secret, **_kwargs):
         """Store a Gumroad ping and answer at once; processing re-reads Gumroad later.
 
-        Gumroad does not sign pings: the secret in the URL identifies the connector, and the
-        processing step trusts only what the API says about the sale.
+        Gumroad does not sign pings: the secret in the URL identifies the connector, and
+        the processing step trusts only what the API says about the sale.
         """
         account = request.env["gumroad.account"].sudo()._find_by_webhook_secret(secret)
         if not account:
@@ -38,8 +38,9 @@ class GumroadController(http.Controller):
         if length is not None and length > const.WEBHOOK_MAX_BODY_BYTES:
             return request.make_response("Payload too large", status=413)
         if httprequest.mimetype == "application/x-www-form-urlencoded":
-            # Odoo parsed the form before this handler (the stream is consumed): re-encode
-            # the fields in their original order, which is the body Gumroad sent.
+            # Odoo parsed the form before this handler (the stream is consumed):
+            # re-encode the fields in their original order, which is the body Gumroad
+            # sent.
             raw = urlencode(list(httprequest.form.items(multi=True))).encode()
         else:
             raw = httprequest.get_data(cache=False)

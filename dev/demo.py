@@ -1,9 +1,10 @@
-"""The README's first command: from a fresh clone to a running Odoo with Gumroad sales in it.
+"""The README's first command: from a fresh clone to a running Odoo with Gumroad sales
+in it.
 
-PostgreSQL up, the Gumroad sandbox on 127.0.0.1:8765 with demo sales, a database `gumroad_demo`
-with the addon (and demo data, a chart of accounts), a connector pointed at the sandbox and
-verified, a first import with progress, then Odoo on http://localhost:8069. Running it again
-reuses the database, the key and the sandbox.
+PostgreSQL up, the Gumroad sandbox on 127.0.0.1:8765 with demo sales, a database
+`gumroad_demo` with the addon (and demo data, a chart of accounts), a connector pointed
+at the sandbox and verified, a first import with progress, then Odoo on
+http://localhost:8069. Running it again reuses the database, the key and the sandbox.
 
 Options: --no-serve (stop after the import), --db NAME, --sales N, --port N.
 """
@@ -94,7 +95,8 @@ def start_sandbox(port, sales):
     for _ in range(50):
         if sandbox_running(port):
             print(
-                f"Sandbox started on 127.0.0.1:{port} ({sales} demo sales), log in {log.name}"
+                f"Sandbox started on 127.0.0.1:{port} ({sales} demo sales), "
+                f"log in {log.name}"
             )
             return
         time.sleep(0.2)
@@ -127,7 +129,7 @@ def write_config(odoo, pg, http_port):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--db", default="gumroad_demo")
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--port", type=int, default=8069)
@@ -149,7 +151,8 @@ def main():
     base = [*odoo.command, "-c", str(conf), "-d", args.db]
     if not odoo_env.database_exists(pg, args.db):
         print(
-            f"Creating database {args.db} with the addon and demo data (about a minute) ...",
+            f"Creating database {args.db} with the addon and demo data "
+            "(about a minute) ...",
             flush=True,
         )
         proc = subprocess.run(
@@ -163,6 +166,7 @@ def main():
             ],
             env=env,
             cwd="/tmp",
+            check=False,
             capture_output=True,
             text=True,
         )
@@ -190,6 +194,7 @@ def main():
         text=True,
         env=env,
         cwd="/tmp",
+        check=False,
     )
     if proc.returncode != 0:
         print("ERROR: the first import failed (see above).", file=sys.stderr)
@@ -197,8 +202,10 @@ def main():
     print(
         f"\nReady. Open http://localhost:{args.port} and log in as admin / admin.\n"
         "Then: Invoicing > Gumroad > Sales (list, pivot, graph), the invoices under\n"
-        "Invoicing > Customers > Invoices (filter 'From Gumroad'), and the connector under\n"
-        "Invoicing > Configuration > Gumroad Accounts (Import sales, Enable real-time sync).\n"
+        "Invoicing > Customers > Invoices (filter 'From Gumroad'), "
+        "and the connector under\n"
+        "Invoicing > Configuration > Gumroad Accounts "
+        "(Import sales, Enable real-time sync).\n"
         f"Sandbox: http://127.0.0.1:{SANDBOX_PORT}/v2 (token sandbox-token)."
     )
     if args.no_serve:

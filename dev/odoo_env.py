@@ -1,11 +1,14 @@
 """Find the Odoo 19 and the PostgreSQL server the addon runs beside.
 
-Used by the README commands (`make demo`, `make test`, `make bench`). Standard library only.
+Used by the README commands (`make demo`, `make test`, `make bench`). Standard library
+only.
 
 Odoo is looked up the standard ways, in this order:
-1. ``ODOO_SRC=/path/to/odoo``: a source tree holding ``odoo-bin`` and the ``odoo`` package;
-2. an importable ``odoo`` package in the Python running this script (``pip install -e`` of a source
-   tree, a distribution package, or a ``.pth`` file pointing at a source tree).
+1. ``ODOO_SRC=/path/to/odoo``: a source tree holding ``odoo-bin`` and the ``odoo``
+   package;
+2. an importable ``odoo`` package in the Python running this script (``pip install -e``
+   of a source tree, a distribution package, or a ``.pth`` file pointing at a source
+   tree).
 Nothing of Odoo is vendored, copied or patched here.
 """
 
@@ -35,7 +38,9 @@ https://nightly.odoo.com (official downloads)."""
 
 
 class SetupError(RuntimeError):
-    """The machine lacks something the addon needs; the message says what and how to fix it."""
+    """The machine lacks something the addon needs; the message says what and how to fix
+    it.
+    """
 
 
 @dataclass
@@ -61,6 +66,7 @@ def _probe_python(python, extra_path=None):
         )
     proc = subprocess.run(
         [python, "-c", code],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -79,11 +85,11 @@ def _addons_paths_for(odoo_package_dirs):
     paths = []
     for pkg in odoo_package_dirs:
         for candidate in (pkg.parent / "addons", pkg / "addons"):
-            if (candidate / "base" / "__manifest__.py").exists() or (
+            has_manifest = (candidate / "base" / "__manifest__.py").exists() or (
                 candidate / "web" / "__manifest__.py"
-            ).exists():
-                if candidate not in paths:
-                    paths.append(candidate)
+            ).exists()
+            if has_manifest and candidate not in paths:
+                paths.append(candidate)
     return paths
 
 
@@ -95,15 +101,15 @@ def find_odoo():
         root = Path(src).expanduser().resolve()
         if not (root / "odoo" / "release.py").exists():
             raise SetupError(
-                f"ODOO_SRC={src} does not hold an Odoo source tree (no odoo/release.py there).\n"
-                + MISSING_ODOO_HELP
+                f"ODOO_SRC={src} does not hold an Odoo source tree "
+                "(no odoo/release.py there).\n" + MISSING_ODOO_HELP
             )
         probe = _probe_python(python, extra_path=str(root))
         if probe is None:
             raise SetupError(
-                f"ODOO_SRC={src} is an Odoo tree, but {python} cannot import it: its Python "
-                f"requirements are probably missing.\nRun: {python} -m pip install -r "
-                f"{root}/requirements.txt"
+                f"ODOO_SRC={src} is an Odoo tree, but {python} cannot import it: "
+                "its Python requirements are probably missing.\n"
+                f"Run: {python} -m pip install -r {root}/requirements.txt"
             )
         pkg_dirs, major, version = probe
         source = f"ODOO_SRC={root}"
@@ -117,8 +123,8 @@ def find_odoo():
         extra_env = {}
     if major != REQUIRED_SERIES:
         raise SetupError(
-            f"Found Odoo {version} ({source}), but this addon needs Odoo {REQUIRED_SERIES}.0.\n"
-            + MISSING_ODOO_HELP
+            f"Found Odoo {version} ({source}), but this addon needs "
+            f"Odoo {REQUIRED_SERIES}.0.\n" + MISSING_ODOO_HELP
         )
     addons = _addons_paths_for(pkg_dirs)
     if not addons:
@@ -138,7 +144,8 @@ def find_odoo():
 def addon_parent_dir():
     """A folder that holds this addon under its technical name, for --addons-path.
 
-    A fresh clone may sit in a folder with any name, so link it under `gumroad_connector`.
+    A fresh clone may sit in a folder with any name, so link it under
+    `gumroad_connector`.
     """
     if ADDON_DIR.name == ADDON_NAME:
         return ADDON_DIR.parent
@@ -156,11 +163,13 @@ def addon_parent_dir():
     return parent
 
 
-# --- PostgreSQL -----------------------------------------------------------------------------
+# --- PostgreSQL -----------------------------------------------------------------------
 
 
 def pg_settings():
-    """Connection settings from the usual PG* variables, defaulting to 127.0.0.1:5432."""
+    """Connection settings from the usual PG* variables, defaulting to
+    127.0.0.1:5432.
+    """
     return {
         "host": os.environ.get("PGHOST", "127.0.0.1"),
         "port": os.environ.get("PGPORT", "5432"),
@@ -191,7 +200,9 @@ def _pg_ready(pg):
 
 
 def ensure_postgres(log=print):
-    """Make sure PostgreSQL answers; start an installed but stopped local cluster if needed."""
+    """Make sure PostgreSQL answers; start an installed but stopped local cluster if
+    needed.
+    """
     pg = pg_settings()
     if _pg_ready(pg):
         return pg
@@ -202,7 +213,7 @@ def ensure_postgres(log=print):
     started = False
     if shutil.which("pg_lsclusters") and shutil.which("pg_ctlcluster"):
         out = subprocess.run(
-            ["pg_lsclusters", "-h"], capture_output=True, text=True
+            ["pg_lsclusters", "-h"], check=False, capture_output=True, text=True
         ).stdout
         for line in out.splitlines():
             parts = line.split()
@@ -231,8 +242,9 @@ def ensure_postgres(log=print):
         "apt-get install postgresql)"
     )
     raise SetupError(
-        f"PostgreSQL does not answer at {pg['host']}:{pg['port']}: {hint}. Set PGHOST/PGPORT/"
-        "PGUSER/PGPASSWORD to point at a server where your user may create databases."
+        f"PostgreSQL does not answer at {pg['host']}:{pg['port']}: {hint}. "
+        "Set PGHOST/PGPORT/PGUSER/PGPASSWORD to point at a server where your user "
+        "may create databases."
     )
 
 
@@ -284,7 +296,9 @@ def database_exists(pg, dbname):
 
 
 def ensure_python_packages(modules, log=print):
-    """pip-install the given {import name: requirement} pairs that cannot be imported."""
+    """pip-install the given {import name: requirement} pairs that cannot be
+    imported.
+    """
     import importlib.util
 
     missing = [
@@ -292,9 +306,15 @@ def ensure_python_packages(modules, log=print):
     ]
     if missing:
         log(f"Installing missing Python packages: {' '.join(missing)}")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", *missing], check=True
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", *missing], check=False
         )
+        if proc.returncode != 0:
+            raise SetupError(
+                f"{sys.executable} lacks {', '.join(missing)} and pip could not "
+                f"install them. Install them into that Python (python3 -m pip install "
+                f"{' '.join(missing)}), or run with another one: make test PYTHON=..."
+            )
 
 
 def generate_key():

@@ -2,12 +2,13 @@
 
 1. the pure-Python suite (pytest, no Odoo);
 2. the Odoo suite: a throwaway database, the addon installed, Odoo's own test runner;
-3. the integration suite: Odoo as a library on that database, real concurrent transactions
-   and a killed process; then the database is dropped.
+3. the integration suite: Odoo as a library on that database, real concurrent
+   transactions and a killed process; then the database is dropped.
 
 Usage: python3 dev/run_tests.py [--pure-only] [--keep-db] [--test-tags TAGS]
 
-Closes with one line `N passed, N failed` that counts every suite; exits non-zero on failure.
+Closes with one line `N passed, N failed` that counts every suite; exits non-zero on
+failure.
 """
 
 import argparse
@@ -26,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import odoo_env
 
 STATS_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
-# Lines the Odoo run prints live: problems, and the start of each test class for progress.
+# Lines the Odoo run prints live: problems, and the start of each test class for
+# progress.
 SHOW_RE = re.compile(
     r" (WARNING|ERROR|CRITICAL) | FAIL: | ERROR: |Starting .*gumroad_connector"
 )
@@ -86,6 +88,9 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
         f"--test-tags={test_tags}",
         "--stop-after-init",
         "--http-interface=127.0.0.1",
+        # Gumroad's pings carry no session: like a production server, the test server
+        # must resolve the database from the dbfilter (several databases live here).
+        f"--db-filter=^{dbname}$",
         f"--http-port={free_port()}",
         "--log-level=info",
         "--max-cron-threads=0",
@@ -124,7 +129,8 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
         returncode = proc.wait()
     if stats is None:
         print(
-            f"The Odoo run ended (exit {returncode}) without running tests; see {log_file}"
+            f"The Odoo run ended (exit {returncode}) without running tests; "
+            f"see {log_file}"
         )
         return 0, 1
     failed_n, errors_n, total = stats
@@ -145,7 +151,9 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
 
 
 def run_integration_suite(odoo, pg, log_dir, dbname, env):
-    """Real concurrent transactions and a killed process, on the database the suite used."""
+    """Real concurrent transactions and a killed process, on the database the suite
+    used.
+    """
     junit = log_dir / "integration.xml"
     print("== Integration suite (Odoo as a library, real transactions)", flush=True)
     base = odoo_base_args(odoo, pg, dbname)
@@ -182,19 +190,19 @@ def main():
     parser.add_argument("--test-tags", default="/gumroad_connector")
     args = parser.parse_args()
 
-    odoo_env.ensure_python_packages(
-        {"pytest": "pytest", "hypothesis": "hypothesis", "requests": "requests"}
-    )
     odoo = pg = None
-    if not args.pure_only:
-        # Fail fast, before any test runs, when Odoo or PostgreSQL is missing.
-        try:
+    try:
+        if not args.pure_only:
+            # Fail fast, before any test runs, when Odoo or PostgreSQL is missing.
             odoo = odoo_env.find_odoo()
             pg = odoo_env.ensure_postgres()
-        except odoo_env.SetupError as err:
-            print(f"ERROR: {err}", file=sys.stderr)
-            print("0 passed, 1 failed")
-            return 2
+        odoo_env.ensure_python_packages(
+            {"pytest": "pytest", "hypothesis": "hypothesis", "requests": "requests"}
+        )
+    except odoo_env.SetupError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        print("0 passed, 1 failed")
+        return 2
     log_dir = Path(tempfile.mkdtemp(prefix="gumroad_tests_"))
     passed = failed = skipped = 0
     if not args.skip_pure:
@@ -205,7 +213,8 @@ def main():
     if not args.pure_only:
         dbname = f"gumroad_test_{int(time.time())}_{os.getpid()}"
         env = dict(os.environ, **odoo.extra_env)
-        # The token encryption key lives outside the database; tests get a fresh one per run.
+        # The token encryption key lives outside the database; tests get a fresh one per
+        # run.
         env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
         try:
             p, f = run_odoo_suite(odoo, pg, log_dir, args.test_tags, dbname, env)

@@ -2,7 +2,9 @@ import hmac
 import logging
 import os
 import secrets
+import time
 from datetime import date, datetime, timedelta
+from typing import ClassVar
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -22,7 +24,7 @@ TOKEN_PLACEHOLDER = "********"
 class GumroadAccount(models.Model):
     _name = "gumroad.account"
     _description = "Gumroad Connector"
-    _inherit = ["mail.thread"]
+    _inherit: ClassVar[list[str]] = ["mail.thread"]
     _order = "sequence, name, id"
 
     # === FIELDS === #
@@ -59,13 +61,14 @@ class GumroadAccount(models.Model):
     )
     last_error = fields.Text(readonly=True, copy=False)
 
-    # The token is write-only: `access_token` never returns it; only the ciphertext is stored.
+    # The token is write-only: `access_token` never returns it; only the ciphertext is
+    # stored.
     access_token = fields.Char(
         compute="_compute_access_token",
         inverse="_inverse_access_token",
         groups="gumroad_connector.gumroad_connector_group_manager",
-        help="A Gumroad access token (Settings > Advanced > Applications > Generate access "
-        "token). It is stored encrypted and can never be read back.",
+        help="A Gumroad access token (Settings > Advanced > Applications > Generate "
+        "access token). It is stored encrypted and can never be read back.",
     )
     access_token_cipher = fields.Char(
         copy=False, groups="base.group_system", readonly=True, prefetch=False
@@ -104,14 +107,15 @@ class GumroadAccount(models.Model):
         string="Sales journal",
         domain="[('type', '=', 'sale'), ('company_id', '=', company_id)]",
         check_company=True,
-        help="Journal of the invoices and credit notes. Default: the company's first sales "
-        "journal.",
+        help="Journal of the invoices and credit notes. Default: the company's first "
+        "sales journal.",
     )
     income_account_id = fields.Many2one(
         "account.account",
         string="Income account",
         check_company=True,
-        help="Income account of the invoice lines. Default: the product's income account.",
+        help="Income account of the invoice lines. Default: the product's income "
+        "account.",
     )
     currency_mode = fields.Selection(
         [
@@ -120,8 +124,8 @@ class GumroadAccount(models.Model):
         ],
         default="usd",
         required=True,
-        help="USD: invoices carry what Gumroad settles (the sale's price in USD). Listed "
-        "currency: invoices carry the amount in the product's own currency.",
+        help="USD: invoices carry what Gumroad settles (the sale's price in USD). "
+        "Listed currency: invoices carry the amount in the product's own currency.",
     )
     default_partner_id = fields.Many2one(
         "res.partner",
@@ -133,11 +137,13 @@ class GumroadAccount(models.Model):
     sync_enabled = fields.Boolean(
         string="Scheduled sync",
         default=True,
-        help="Import new sales automatically, and re-scan the refund look-back window daily.",
+        help="Import new sales automatically, and re-scan the refund look-back window "
+        "daily.",
     )
     refund_lookback_days = fields.Integer(
         default=const.DEFAULT_REFUND_LOOKBACK_DAYS,
-        help="Refunds and disputes change old sales: the daily sync re-reads this many days.",
+        help="Refunds and disputes change old sales: the daily sync re-reads this "
+        "many days.",
     )
     sync_watermark = fields.Date(
         readonly=True,
@@ -292,11 +298,13 @@ class GumroadAccount(models.Model):
         except token_cipher.KeyMissingError as err:
             raise UserError(
                 self.env._(
-                    "No encryption key is configured for Gumroad tokens, so the token cannot be "
-                    "stored safely. Set the Odoo server option '%(option)s' (in odoo.conf) or "
-                    "the environment variable %(env)s to a base64-encoded 32-byte key, e.g. "
-                    'the output of: python3 -c "import base64, os; '
-                    'print(base64.b64encode(os.urandom(32)).decode())", then restart Odoo.',
+                    "No encryption key is configured for Gumroad tokens, so the token "
+                    "cannot be stored safely. Set the Odoo server option '%(option)s' "
+                    "(in odoo.conf) or the environment variable %(env)s to a "
+                    "base64-encoded 32-byte key, e.g. the output of: "
+                    'python3 -c "import base64, os; '
+                    'print(base64.b64encode(os.urandom(32)).decode())", '
+                    "then restart Odoo.",
                     option=const.KEY_CONFIG_OPTION,
                     env=const.KEY_ENV_VARIABLE,
                 )
@@ -304,8 +312,8 @@ class GumroadAccount(models.Model):
         except token_cipher.KeyInvalidError as err:
             raise UserError(
                 self.env._(
-                    "The Gumroad encryption key (option '%(option)s' or %(env)s) is not a "
-                    "base64-encoded 32-byte key.",
+                    "The Gumroad encryption key (option '%(option)s' or %(env)s) is "
+                    "not a base64-encoded 32-byte key.",
                     option=const.KEY_CONFIG_OPTION,
                     env=const.KEY_ENV_VARIABLE,
                 )
@@ -332,9 +340,9 @@ class GumroadAccount(models.Model):
         except token_cipher.WrongKeyError as err:
             raise UserError(
                 self.env._(
-                    "The access token of connector %(name)s was encrypted with another key "
-                    "than the one configured now (%(option)s / %(env)s). Restore the previous "
-                    "key, or paste the token again.",
+                    "The access token of connector %(name)s was encrypted with "
+                    "another key than the one configured now (%(option)s / %(env)s). "
+                    "Restore the previous key, or paste the token again.",
                     name=self.name,
                     option=const.KEY_CONFIG_OPTION,
                     env=const.KEY_ENV_VARIABLE,
@@ -351,6 +359,8 @@ class GumroadAccount(models.Model):
             self._decrypted_token(),
             base_url=self.api_base_url or DEFAULT_BASE_URL,
             user_agent=f"gumroad_connector/{client_version} (+Odoo)",
+            # Looked up at each call, so a test can make the retry back-off free.
+            sleep=lambda seconds: time.sleep(seconds),
         )
 
     def _set_error(self, message):
@@ -361,7 +371,8 @@ class GumroadAccount(models.Model):
     # === ACTION METHODS === #
 
     def action_verify_connection(self):
-        """Call GET /user, probe the scopes, and fill the profile and the 30-day summary.
+        """Call GET /user, probe the scopes, and fill the profile and the 30-day
+        summary.
 
         :raise UserError: with Gumroad's reason when the connection fails
         """
@@ -402,7 +413,9 @@ class GumroadAccount(models.Model):
         )
 
     def _probe_summary(self, client):
-        """Count products and the last 30 days of sales; list features a missing scope blocks."""
+        """Count products and the last 30 days of sales; list features a missing scope
+        blocks.
+        """
         missing = []
         vals = {}
         try:
@@ -497,18 +510,19 @@ class GumroadAccount(models.Model):
             ) from err
         counts = self.env["product.template"]._gumroad_sync_products(self, products)
         message = self.env._(
-            "Products imported: %(created)s created, %(updated)s updated, %(unchanged)s "
-            "unchanged, %(archived)s archived.",
+            "Products imported: %(created)s created, %(updated)s updated, "
+            "%(unchanged)s unchanged, %(archived)s archived.",
             **counts,
         )
         self.message_post(body=message)
         return self._notify(message, "success")
 
     def action_import_sales(self, date_from=None, date_to=None):
-        """Import the sales of [date_from, date_to] (UTC days, both inclusive) to completion.
+        """Import the sales of [date_from, date_to] (UTC days, both inclusive) to
+        completion.
 
-        Commits batch by batch outside tests. Dates are `date` objects or 'YYYY-MM-DD'; without
-        them the incremental window (since the watermark) is used.
+        Commits batch by batch outside tests. Dates are `date` objects or 'YYYY-MM-DD';
+        without them the incremental window (since the watermark) is used.
 
         :return: dict of counts: new, changed, unchanged, skipped, failed, read
         """
@@ -582,7 +596,8 @@ class GumroadAccount(models.Model):
         date_from = self._to_date(date_from)
         if not date_from:
             if self.sync_watermark:
-                # The watermark day may have been incomplete when it was read: read it again.
+                # The watermark day may have been incomplete when it was read: read it
+                # again.
                 date_from = self.sync_watermark - timedelta(days=1)
             else:
                 date_from = today - timedelta(days=const.DEFAULT_INITIAL_SYNC_DAYS)
@@ -627,7 +642,9 @@ class GumroadAccount(models.Model):
 
     @api.model
     def _cron_sync_sales(self):
-        """Incremental sync of every connected connector, plus the daily refund re-scan."""
+        """Incremental sync of every connected connector, plus the daily refund
+        re-scan.
+        """
         cron = self.env["ir.cron"]
         today = fields.Datetime.now().date()
         accounts = self.search(
@@ -674,7 +691,8 @@ class GumroadAccount(models.Model):
         }
         covers_watermark = not self.sync_watermark or date_from <= self.sync_watermark
         if covers_watermark and not counts.get("failed_fetch"):
-            # Everything up to date_to is imported; today stays open (sales keep arriving).
+            # Everything up to date_to is imported; today stays open (sales keep
+            # arriving).
             vals["sync_watermark"] = max(
                 self.sync_watermark or date_to, min(date_to, today)
             )
@@ -682,8 +700,8 @@ class GumroadAccount(models.Model):
 
     def _format_counts(self, counts):
         return self.env._(
-            "%(read)s sales read: %(new)s new, %(changed)s changed, %(unchanged)s unchanged, "
-            "%(skipped)s not invoiced, %(failed)s failed.",
+            "%(read)s sales read: %(new)s new, %(changed)s changed, %(unchanged)s "
+            "unchanged, %(skipped)s not invoiced, %(failed)s failed.",
             read=counts.get("read", 0),
             new=counts.get("new", 0),
             changed=counts.get("changed", 0),
@@ -696,7 +714,9 @@ class GumroadAccount(models.Model):
 
     @api.model
     def _find_by_webhook_secret(self, secret):
-        """Return the active connector whose secret matches, compared in constant time."""
+        """Return the active connector whose secret matches, compared in constant
+        time.
+        """
         if not secret or len(secret) > 200:
             return self.browse()
         candidates = self.sudo().search_fetch(
@@ -704,7 +724,8 @@ class GumroadAccount(models.Model):
         )
         match = self.browse()
         for account in candidates:
-            # Compare against every candidate so timing does not reveal which prefix matched.
+            # Compare against every candidate so timing does not reveal which prefix
+            # matched.
             if hmac.compare_digest(account.webhook_secret.encode(), secret.encode()):
                 match = account
         return match

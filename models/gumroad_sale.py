@@ -27,7 +27,8 @@ from ..gumroad import (
 
 _logger = logging.getLogger(__name__)
 
-# Keys of a sale payload that change without the sale changing ("3 days ago", ratings, ...).
+# Keys of a sale payload that change without the sale changing ("3 days ago",
+# ratings, ...).
 VOLATILE_KEYS = frozenset(
     {
         "timestamp",
@@ -46,7 +47,8 @@ class BatchRetry(Exception):
     """A concurrent booker changed the batch's rows after this transaction began."""
 
 
-# Database errors that mean "a concurrent transaction touched the same rows": retry the batch.
+# Database errors that mean "a concurrent transaction touched the same rows": retry the
+# batch.
 CONCURRENCY_ERRORS = (
     BatchRetry,
     pg_errors.SerializationFailure,
@@ -59,7 +61,9 @@ COUNT_KEYS = ("read", "new", "changed", "unchanged", "skipped", "failed")
 
 
 def payload_fingerprint(payload):
-    """A stable digest of what Gumroad says about a sale, to detect 'nothing changed'."""
+    """A stable digest of what Gumroad says about a sale, to detect
+    'nothing changed'.
+    """
     stable = {k: v for k, v in payload.items() if k not in VOLATILE_KEYS}
     return hashlib.sha1(
         json.dumps(stable, sort_keys=True, default=str).encode(), usedforsecurity=False
@@ -276,8 +280,8 @@ class GumroadSale(models.Model):
                 self._book_batch_committed(account, buffer, counts)
         except GumroadError as err:
             message = self.env._(
-                "Import stopped after %(read)s sales: %(reason)s Booked sales are kept; run "
-                "the import again to finish.",
+                "Import stopped after %(read)s sales: %(reason)s Booked sales are "
+                "kept; run the import again to finish.",
                 read=counts["read"],
                 reason=str(err),
             )
@@ -293,7 +297,8 @@ class GumroadSale(models.Model):
 
     @api.model
     def _sales_pages(self, client, date_from, date_to):
-        """Pages of sales of [date_from, date_to], fetched concurrently across date windows.
+        """Pages of sales of [date_from, date_to], fetched concurrently across date
+        windows.
 
         The range is clamped to the days Gumroad can have sales on, and cut into a few
         windows (one per fetch worker, twice over): a window too big for Gumroad's query
@@ -315,9 +320,9 @@ class GumroadSale(models.Model):
     def _write_account(self, account, vals):
         """Record an import's progress on the connector, in a transaction of its own.
 
-        Several imports of one connector may run at once (wizard, cron, webhooks): writing
-        the shared connector row inside their REPEATABLE READ transactions would make them
-        fail on each other. A short READ COMMITTED transaction never does.
+        Several imports of one connector may run at once (wizard, cron, webhooks):
+        writing the shared connector row inside their REPEATABLE READ transactions would
+        make them fail on each other. A short READ COMMITTED transaction never does.
         """
         if not self._commits_allowed():
             account.sudo().write(vals)
@@ -334,7 +339,9 @@ class GumroadSale(models.Model):
 
     @api.model
     def _book_batch_committed(self, account, payloads, counts):
-        """Book one batch in its own transaction; retry it when a concurrent one interferes."""
+        """Book one batch in its own transaction; retry it when a concurrent one
+        interferes.
+        """
         for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
             try:
                 batch_counts = self._book_payloads(account, payloads)
@@ -344,7 +351,8 @@ class GumroadSale(models.Model):
                     raise
                 _logger.info("Gumroad batch conflicted (%r), retry %s", err, attempt)
                 self.env.cr.rollback()
-                # Jittered back-off, so racers that collided do not collide again in step.
+                # Jittered back-off, so racers that collided do not collide again in
+                # step.
                 time.sleep(random.uniform(0.05, 0.2) * attempt)
                 continue
             counts.update(batch_counts)
@@ -375,12 +383,14 @@ class GumroadSale(models.Model):
         parsed, failures = self._parse_payloads(payloads)
         counts["failed"] += len(failures)
         rows = self._rows_by_id(account, list(parsed))
+        sales = [sale for sale, _payload in parsed.values()]
+        currencies = self._product_currencies(account, sales)
         for sale_id, (sale, payload) in parsed.items():
             row = rows.get(sale_id)
             target = (
-                row._target_for(account, sale)
+                row._target_for(account, sale, currencies)
                 if row
-                else self._target_new(account, sale)
+                else self._target_new(account, sale, currencies)
             )
             if not row:
                 counts["skipped" if target.state == "skipped" else "new"] += 1
@@ -431,10 +441,10 @@ class GumroadSale(models.Model):
     def _claim_rows(self, account, gumroad_ids):
         """Make sure one row exists per sale id, committed at once, before booking.
 
-        Racing bookers (imports, webhooks, other workers) then find the same row and queue
-        on its lock instead of inserting twice; READ COMMITTED lets the insert skip rows a
-        racer just committed. A claimed row stays "To book" until a booking completes, so a
-        crash in between leaves nothing half done.
+        Racing bookers (imports, webhooks, other workers) then find the same row and
+        queue on its lock instead of inserting twice; READ COMMITTED lets the insert
+        skip rows a racer just committed. A claimed row stays "To book" until a booking
+        completes, so a crash in between leaves nothing half done.
         """
         if not gumroad_ids:
             return
@@ -442,8 +452,8 @@ class GumroadSale(models.Model):
         uid = self.env.uid
         values = SQL(", ").join(
             SQL(
-                "(%s, %s, %s, 'pending', 1, 'none', 'none', %s, %s, %s, now() at time zone "
-                "'utc', now() at time zone 'utc')",
+                "(%s, %s, %s, 'pending', 1, 'none', 'none', %s, %s, %s, "
+                "now() at time zone 'utc', now() at time zone 'utc')",
                 account.id,
                 account.company_id.id,
                 gumroad_id,
@@ -457,9 +467,9 @@ class GumroadSale(models.Model):
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cr.execute(
                 SQL(
-                    "INSERT INTO gumroad_sale (account_id, company_id, gumroad_id, state, quantity, "
-                    "refund_state, dispute_state, usd_currency_id, create_uid, write_uid, "
-                    "create_date, write_date) VALUES %s "
+                    "INSERT INTO gumroad_sale (account_id, company_id, gumroad_id, "
+                    "state, quantity, refund_state, dispute_state, usd_currency_id, "
+                    "create_uid, write_uid, create_date, write_date) VALUES %s "
                     "ON CONFLICT (account_id, gumroad_id) DO NOTHING",
                     values,
                 )
@@ -468,9 +478,9 @@ class GumroadSale(models.Model):
     def _lock_rows(self):
         """Wait for, then hold, the row locks of these sales until the transaction ends.
 
-        Unlike lock_for_update (SKIP LOCKED), this waits: a concurrent booker finishes first,
-        and in REPEATABLE READ the wait ends in a serialization failure when it changed the
-        rows, which the caller turns into a retry with fresh data.
+        Unlike lock_for_update (SKIP LOCKED), this waits: a concurrent booker finishes
+        first, and in REPEATABLE READ the wait ends in a serialization failure when it
+        changed the rows, which the caller turns into a retry with fresh data.
         """
         if self:
             self.env.cr.execute(
@@ -516,9 +526,11 @@ class GumroadSale(models.Model):
                 )
 
         to_book = []
+        sales = [sale for sale, _payload in parsed.values()]
+        currencies = self._product_currencies(account, sales)
         for sale_id, (sale, payload) in parsed.items():
             row = rows[sale_id]
-            target = row._target_for(account, sale)
+            target = row._target_for(account, sale, currencies)
             if sale_id not in created_ids and row._is_unchanged(sale, payload, target):
                 counts["unchanged"] += 1
                 continue
@@ -526,6 +538,24 @@ class GumroadSale(models.Model):
         if not to_book:
             return counts
 
+        self._book_items_isolating_failures(account, to_book)
+        for row, _sale, _payload, target in to_book:
+            if row.state == "error":
+                counts["failed"] += 1
+            elif row.gumroad_id in created_ids:
+                counts["skipped" if target.state == "skipped" else "new"] += 1
+            else:
+                counts["changed"] += 1
+        return counts
+
+    @api.model
+    def _book_items_isolating_failures(self, account, to_book):
+        """Book the (row, sale, payload, target) items together, in one savepoint.
+
+        When the batch fails, book the items one by one: a sale that cannot be booked
+        is marked as an error, the others still go through. Concurrency errors are
+        raised as they are, for the caller to retry the batch.
+        """
         context = self._booking_context(account, [item[1] for item in to_book])
         try:
             with self.env.cr.savepoint():
@@ -559,47 +589,46 @@ class GumroadSale(models.Model):
                             "fingerprint": False,
                         }
                     )
-        for row, _sale, _payload, target in to_book:
-            if row.state == "error":
-                counts["failed"] += 1
-            elif row.gumroad_id in created_ids:
-                counts["skipped" if target.state == "skipped" else "new"] += 1
-            else:
-                counts["changed"] += 1
-        return counts
 
-    def _target_for(self, account, sale):
+    def _target_for(self, account, sale, product_currencies):
         """The target amounts of a recorded sale, in the mode it was first booked in."""
         self.ensure_one()
-        mode = self.booking_mode or account.currency_mode
         return sale_target(
-            sale, mode=mode, listed_currency=self._product_currency(account, sale)
+            sale,
+            mode=self.booking_mode or account.currency_mode,
+            listed_currency=product_currencies.get(sale.product_id),
         )
 
     @api.model
-    def _target_new(self, account, sale):
+    def _target_new(self, account, sale, product_currencies):
         return sale_target(
             sale,
             mode=account.currency_mode,
-            listed_currency=self._product_currency(account, sale),
+            listed_currency=product_currencies.get(sale.product_id),
         )
 
     @api.model
-    def _product_currency(self, account, sale):
-        if sale.listed_currency:
-            return sale.listed_currency
-        template = (
+    def _product_currencies(self, account, sales):
+        """The listed currency of the products whose sales do not give one (one query).
+
+        Sales carry `currency` only in Gumroad's newest serializer; otherwise the
+        product's own currency, kept by the product import, is the listed currency.
+        """
+        wanted = {sale.product_id for sale in sales if not sale.listed_currency}
+        if not wanted:
+            return {}
+        templates = (
             self.env["product.template"]
             .with_context(active_test=False)
-            .search(
+            .search_fetch(
                 [
                     ("gumroad_account_id", "=", account.id),
-                    ("gumroad_product_id", "=", sale.product_id),
+                    ("gumroad_product_id", "in", list(wanted)),
                 ],
-                limit=1,
+                ["gumroad_product_id", "gumroad_currency"],
             )
         )
-        return template.gumroad_currency or None
+        return {t.gumroad_product_id: t.gumroad_currency for t in templates}
 
     def _is_unchanged(self, sale, payload, target):
         self.ensure_one()
@@ -625,7 +654,9 @@ class GumroadSale(models.Model):
 
     @api.model
     def _booking_context(self, account, sales):
-        """Resolve partners, products, countries and currencies of a batch in a few queries."""
+        """Resolve partners, products, countries and currencies of a batch in a few
+        queries.
+        """
         countries = self.env["res.country"].search_fetch([], ["code", "name"])
         by_code = {c.code.upper(): c for c in countries if c.code}
         by_name = {c.name.lower(): c for c in countries}
@@ -726,8 +757,9 @@ class GumroadSale(models.Model):
             if plan and (not currency or not currency.active):
                 raise UserError(
                     self.env._(
-                        "Currency %(code)s is not active in Odoo. Activate it (Accounting > "
-                        "Configuration > Currencies) with its rates, then retry.",
+                        "Currency %(code)s is not active in Odoo. Activate it "
+                        "(Accounting > Configuration > Currencies) with its rates, "
+                        "then retry.",
                         code=target.currency.upper(),
                     )
                 )
@@ -762,7 +794,8 @@ class GumroadSale(models.Model):
                 else:
                     invoice_vals.append((row, adjustment, move_vals))
 
-        # Invoices first (a credit note needs its invoice), all created and posted together.
+        # Invoices first (a credit note needs its invoice), all created and posted
+        # together.
         if invoice_vals:
             moves = self.env["account.move"].create([v for _r, _a, v in invoice_vals])
             moves.action_post()

@@ -61,7 +61,9 @@ class GumroadSubscription(models.Model):
 
     @api.model
     def _apply_ping(self, account, ping):
-        """Update (or create) the subscription from a cancellation/updated/ended/restarted ping."""
+        """Update (or create) the subscription from a
+        cancellation/updated/ended/restarted ping.
+        """
         data = ping.data
         subscription = self.search(
             [

@@ -49,7 +49,7 @@ class GumroadWebhookEvent(models.Model):
     subscription_gumroad_id = fields.Char(string="Subscription id", readonly=True)
     is_test = fields.Boolean(readonly=True)
     raw_body = fields.Binary(attachment=False, readonly=True, copy=False)
-    body = fields.Text(compute="_compute_body", string="Body")
+    body = fields.Text(compute="_compute_body")
     content_type = fields.Char(readonly=True)
     received_at = fields.Datetime(
         default=fields.Datetime.now, readonly=True, index=True
@@ -122,7 +122,8 @@ class GumroadWebhookEvent(models.Model):
             try:
                 events._process()
             except CONCURRENCY_ERRORS as err:
-                # A concurrent booker touched the same sales: the next run re-reads them.
+                # A concurrent booker touched the same sales: the next run re-reads
+                # them.
                 _logger.info(
                     "Gumroad pings conflicted with a concurrent booking: %r", err
                 )
@@ -170,8 +171,8 @@ class GumroadWebhookEvent(models.Model):
             except NotFoundError as err:
                 raise UserError(
                     self.env._(
-                        "Sale %(sale)s is not in this Gumroad account (%(reason)s); nothing "
-                        "booked.",
+                        "Sale %(sale)s is not in this Gumroad account (%(reason)s); "
+                        "nothing booked.",
                         sale=ping.sale_id,
                         reason=str(err),
                     )
@@ -182,7 +183,8 @@ class GumroadWebhookEvent(models.Model):
                 limit=1,
             )
             if payload.get("is_gift_receiver_purchase") and ping.sale_timestamp:
-                # The paid row of a gift is the sender's, only in the sales list: sync that day.
+                # The paid row of a gift is the sender's, only in the sales list: sync
+                # that day.
                 day = ping.sale_timestamp.date()
                 sale_model._import_range(account, day, day + timedelta(days=1))
             if counts.get("failed"):
@@ -215,7 +217,9 @@ class GumroadWebhookEvent(models.Model):
 
     @api.model
     def _subscribe_resources(self, account):
-        """Subscribe the connector's URL to every ping resource; remove stale ones it made."""
+        """Subscribe the connector's URL to every ping resource; remove stale ones it
+        made.
+        """
         url = account.sudo().webhook_url
         host = (urlsplit(url).hostname or "").lower()
         if host in LOCAL_HOSTS and not self.env.context.get(
@@ -223,9 +227,9 @@ class GumroadWebhookEvent(models.Model):
         ):
             raise UserError(
                 self.env._(
-                    "Gumroad refuses webhook addresses on localhost (%(url)s). Set the system "
-                    "parameter web.base.url to this Odoo's public address (https://...), then "
-                    "enable real-time sync again.",
+                    "Gumroad refuses webhook addresses on localhost (%(url)s). Set "
+                    "the system parameter web.base.url to this Odoo's public address "
+                    "(https://...), then enable real-time sync again.",
                     url=url,
                 )
             )

@@ -96,7 +96,9 @@ class ProductTemplate(models.Model):
         return vals
 
     def _gumroad_changed_vals(self, vals):
-        """Only the values that differ, so a re-import of an unchanged product writes nothing."""
+        """Only the values that differ, so a re-import of an unchanged product writes
+        nothing.
+        """
         self.ensure_one()
         changed = {}
         for name, value in vals.items():
@@ -108,7 +110,8 @@ class ProductTemplate(models.Model):
                 value = str(value or "") or False
                 if current and value and current.strip() == str(value).strip():
                     continue
-                # The HTML sanitizer may rewrite the markup: compare what it would store.
+                # The HTML sanitizer may rewrite the markup: compare what it would
+                # store.
                 if value and current == self._fields[name].convert_to_cache(
                     value, self
                 ):
@@ -123,7 +126,8 @@ class ProductTemplate(models.Model):
 
     @api.model
     def _gumroad_sync_products(self, account, products):
-        """Create or update one template per Gumroad product; archive the ones that vanished.
+        """Create or update one template per Gumroad product; archive the ones that
+        vanished.
 
         :return: dict of counts created, updated, unchanged, archived
         """
@@ -172,7 +176,9 @@ class ProductTemplate(models.Model):
         return counts
 
     def _gumroad_sync_variants(self, categories):
-        """Gumroad variant categories -> attributes (no product variants) with price extras."""
+        """Gumroad variant categories -> attributes (no product variants) with price
+        extras.
+        """
         self.ensure_one()
         if not categories:
             return
@@ -227,7 +233,9 @@ class ProductTemplate(models.Model):
 
     @api.model
     def _gumroad_templates_for_sales(self, account, sales):
-        """Map the sales' Gumroad product ids to templates, creating the missing ones."""
+        """Map the sales' Gumroad product ids to templates, creating the missing
+        ones.
+        """
         wanted = {sale.product_id: sale for sale in sales if sale.product_id}
         if not wanted:
             return {}

@@ -8,7 +8,8 @@ class ResPartner(models.Model):
     def _gumroad_partners_for_sales(
         self, account, sales, countries_by_code, countries_by_name
     ):
-        """Map buyer emails (lowercase) to partners: match by email, else create the buyer.
+        """Map buyer emails (lowercase) to partners: match by email, else create the
+        buyer.
 
         Only paid sales create partners; $0 rows are matched but never create one.
         """

@@ -13,7 +13,9 @@ from ..gumroad.sandbox import SandboxServer
 
 
 class GumroadCommon(AccountTestInvoicingCommon):
-    """A company with a chart of accounts, a running Gumroad sandbox and a connector on it."""
+    """A company with a chart of accounts, a running Gumroad sandbox and a connector on
+    it.
+    """
 
     sandbox_sales = 40
     sandbox_seed = 11
@@ -82,7 +84,9 @@ class GumroadCommon(AccountTestInvoicingCommon):
         )
 
     def booked_net(self, record):
-        """Invoices minus credit notes of a sale, in the booking currency, from the moves."""
+        """Invoices minus credit notes of a sale, in the booking currency, from the
+        moves.
+        """
         total = 0.0
         for move in record.move_ids.filtered(lambda m: m.state == "posted"):
             sign = -1 if move.move_type == "out_refund" else 1
@@ -94,7 +98,9 @@ class GumroadCommon(AccountTestInvoicingCommon):
 
     @contextmanager
     def no_sleep(self):
-        """The client's retry back-off sleeps through time.sleep: make it free in tests."""
+        """The client's retry back-off sleeps through time.sleep: make it free in
+        tests.
+        """
         with patch("time.sleep", lambda _s: None):
             yield
 

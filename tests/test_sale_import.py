@@ -1,6 +1,7 @@
 import copy
 from datetime import date, datetime
 
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -335,8 +336,8 @@ class TestSaleImport(GumroadCommon):
         self.account.sync_watermark = date(2000, 1, 1)
         with self.cron_progress():
             self.env["gumroad.account"]._cron_sync_sales()
-        self.assertEqual(self.account.sync_watermark, datetime.utcnow().date())
-        self.assertEqual(self.account.last_rescan_date, datetime.utcnow().date())
+        self.assertEqual(self.account.sync_watermark, fields.Datetime.now().date())
+        self.assertEqual(self.account.last_rescan_date, fields.Datetime.now().date())
         self.assertEqual(
             len(self.account.sale_ids), len(self.sandbox.sales), "every sale since 2000"
         )

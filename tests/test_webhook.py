@@ -13,7 +13,8 @@ class TestWebhook(GumroadCommon, HttpCase):
         self.url = f"/gumroad/webhook/{self.account.webhook_secret}"
         self.events = self.env["gumroad.webhook.event"]
 
-    def post(self, body, url=None, headers=FORM):
+    def post(self, body, url=None, headers=None):
+        headers = FORM if headers is None else headers
         return self.url_open(url or self.url, data=body, headers=headers)
 
     def process(self):

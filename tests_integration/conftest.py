@@ -1,9 +1,11 @@
-"""Odoo as a library on the throwaway database of `make test`, for real concurrent transactions.
+"""Odoo as a library on the throwaway database of `make test`, for real concurrent
+transactions.
 
-Odoo's own test cases run in one uncommitted transaction, so they cannot show what happens when
-two transactions race, or when a process is killed. These tests commit for real, in the
-database the Odoo suite just installed the addon in (dropped at the end of the run). The test
-runner passes GUMROAD_TEST_DB and GUMROAD_ODOO_ARGS; without them the tests are skipped.
+Odoo's own test cases run in one uncommitted transaction, so they cannot show what
+happens when two transactions race, or when a process is killed. These tests commit for
+real, in the database the Odoo suite just installed the addon in (dropped at the end of
+the run). The test runner passes GUMROAD_TEST_DB and GUMROAD_ODOO_ARGS; without them the
+tests are skipped.
 """
 
 import os
@@ -36,7 +38,9 @@ def registry():
 
 @pytest.fixture
 def env_factory(registry):
-    """Open environments on new cursors (real transactions) and close them afterwards."""
+    """Open environments on new cursors (real transactions) and close them
+    afterwards.
+    """
     from odoo import SUPERUSER_ID, api
 
     cursors = []

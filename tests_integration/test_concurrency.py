@@ -1,4 +1,6 @@
-"""Races and crashes against real PostgreSQL transactions: one invoice per sale, always."""
+"""Races and crashes against real PostgreSQL transactions: one invoice per sale,
+always.
+"""
 
 import os
 import shlex
@@ -34,8 +36,10 @@ def invoice_counts(env, account_id):
 
 def booked_net_cents(env, account_id):
     env.cr.execute(
-        """SELECT s.gumroad_id, coalesce(round(sum(CASE WHEN m.move_type = 'out_refund'
-                                         THEN -m.amount_total ELSE m.amount_total END) * 100), 0)
+        """SELECT s.gumroad_id,
+                  coalesce(round(sum(CASE WHEN m.move_type = 'out_refund'
+                                          THEN -m.amount_total
+                                          ELSE m.amount_total END) * 100), 0)
              FROM gumroad_sale s LEFT JOIN account_move m
                   ON m.gumroad_sale_id = s.id AND m.state = 'posted'
             WHERE s.account_id = %s GROUP BY s.gumroad_id""",
@@ -127,8 +131,9 @@ def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
         }
         assert not wrong, f"net differs from Gumroad's (booked, gumroad): {wrong}"
         print(
-            f"\nrace: 2 overlapping imports + 80 duplicate sale pings -> {len(paid)} invoices "
-            f"for {len(paid)} paid sales, 0 duplicates, nets equal to the cent"
+            "\nrace: 2 overlapping imports + 80 duplicate sale pings -> "
+            f"{len(paid)} invoices for {len(paid)} paid sales, 0 duplicates, "
+            "nets equal to the cent"
         )
 
 
@@ -142,10 +147,11 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
         sandbox.faults.latency_seconds = 0.01  # slow enough to kill it half-way
         account_id = make_connector(sandbox, "crash")
         script = (
-            "account = env['gumroad.account'].browse(%d)\n"
+            f"account = env['gumroad.account'].browse({account_id:d})\n"
             "env['gumroad.sale']._import_range(account, "
-            "__import__('datetime').date(2000, 1, 1), __import__('datetime').date(2100, 1, 1))\n"
-        ) % account_id
+            "__import__('datetime').date(2000, 1, 1), "
+            "__import__('datetime').date(2100, 1, 1))\n"
+        )
         cmd = [
             *os.environ["GUMROAD_ODOO_CMD"].split("\x1f"),
             "shell",
@@ -169,7 +175,8 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
         booked_before_kill = 0
         while time.time() < deadline:
             env.cr.execute(
-                "SELECT count(*) FROM gumroad_sale WHERE account_id = %s AND state != 'pending'",
+                "SELECT count(*) FROM gumroad_sale "
+                "WHERE account_id = %s AND state != 'pending'",
                 [account_id],
             )
             booked_before_kill = env.cr.fetchone()[0]
@@ -199,6 +206,7 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
         # Each committed batch holds its sales and their moves: nothing of it is redone.
         assert counts["unchanged"] >= booked_before_kill
         print(
-            f"\ncrash: killed after {booked_before_kill} sales committed; the next run read "
-            f"{counts['read']}, booked {counts['new']}, found {counts['unchanged']} unchanged"
+            f"\ncrash: killed after {booked_before_kill} sales committed; "
+            f"the next run read {counts['read']}, booked {counts['new']}, "
+            f"found {counts['unchanged']} unchanged"
         )

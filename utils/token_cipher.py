@@ -1,7 +1,8 @@
 """AES-256-GCM encryption of the Gumroad access token (plain Python, no Odoo import).
 
-The key lives outside the database (server config option or environment variable), so a dump of
-the database alone does not reveal a token. Each encryption uses a fresh 96-bit nonce.
+The key lives outside the database (server config option or environment variable), so a
+dump of the database alone does not reveal a token. Each encryption uses a fresh 96-bit
+nonce.
 Stored form: ``v1:<base64(nonce + ciphertext + tag)>``.
 """
 
@@ -14,7 +15,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "v1:"
 NONCE_BYTES = 12
-# Binds ciphertexts to their purpose: a value encrypted for another use cannot be swapped in.
+# Binds ciphertexts to their purpose: a value encrypted for another use cannot be
+# swapped in.
 ASSOCIATED_DATA = b"gumroad_connector.access_token"
 
 

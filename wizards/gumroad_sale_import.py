@@ -110,8 +110,8 @@ class GumroadSaleImport(models.TransientModel):
                 {
                     "state": "queued",
                     "summary": self.env._(
-                        "The import of %(days)s days runs in the background; the connector "
-                        "shows its progress.",
+                        "The import of %(days)s days runs in the background; the "
+                        "connector shows its progress.",
                         days=days,
                     ),
                 }

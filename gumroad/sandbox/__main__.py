@@ -52,9 +52,12 @@ def serve(args):
                 },
                 handle,
             )
-    print(f"Gumroad sandbox listening: {sandbox.base_url}", flush=True)
-    print(f"Access token: {sandbox.token}", flush=True)
-    print(f"Control endpoints: {sandbox.root_url}/_sandbox/state", flush=True)
+    sys.stdout.write(f"Gumroad sandbox listening: {sandbox.base_url}\n")
+    sys.stdout.flush()
+    sys.stdout.write(f"Access token: {sandbox.token}\n")
+    sys.stdout.flush()
+    sys.stdout.write(f"Control endpoints: {sandbox.root_url}/_sandbox/state\n")
+    sys.stdout.flush()
     try:
         while not stop.wait(0.5):
             pass
@@ -72,9 +75,9 @@ def control_call(args, method, path, payload=None):
     try:
         data = response.json()
     except ValueError:
-        print(response.text)
+        sys.stdout.write(response.text + "\n")
         return 1
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return 0 if data.get("ok") else 1
 
 

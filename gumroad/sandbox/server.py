@@ -51,10 +51,11 @@ def check_loopback(host):
     if host == "localhost":
         return
     try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
+        is_loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
-        pass
+        is_loopback = False  # a host name: only "localhost" is known to be loopback
+    if is_loopback:
+        return
     raise ValueError(f"The sandbox only binds to loopback addresses, not {host!r}.")
 
 
@@ -74,12 +75,12 @@ class _HttpServer(ThreadingHTTPServer):
     def process_request(self, request, client_address):
         with self.sockets_lock:
             self.open_sockets.add(request)
-        super().process_request(request, client_address)
+        return super().process_request(request, client_address)
 
     def shutdown_request(self, request):
         with self.sockets_lock:
             self.open_sockets.discard(request)
-        super().shutdown_request(request)
+        return super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
         error = sys.exc_info()[1]
@@ -93,8 +94,8 @@ class _HttpServer(ThreadingHTTPServer):
         for sock in sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            except OSError as err:
+                _logger.debug("Sandbox socket already closed: %s", err)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -199,8 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        except OSError as err:
+            _logger.debug("Truncated response: client already gone: %s", err)
 
 
 def parse_body(body, content_type):

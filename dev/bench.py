@@ -1,0 +1,388 @@
+"""Benchmark: the sales import and the webhook endpoint against the framework's own
+floor.
+
+Usage: python3 dev/bench.py --sales 2000   (README: make bench SALES=2000)
+
+On a fresh database with the addon installed, against the sandbox running in its own
+process:
+1. floor: the same number of customer invoices created and posted with one batched ORM
+   call each (tracking off), rolled back afterwards;
+2. import of that many sales through the addon: wall time, sales/s, API requests, peak
+   RSS;
+3. the same import again (re-sync): time and rows written (expected 0);
+4. with 100 ms sandbox latency, the fetch time against its floor
+   (pages x latency / concurrent fetch workers);
+5. N pings posted by 20 concurrent clients to a running Odoo HTTP server:
+   acknowledgements per second, p50/p99 latency, lost pings (expected 0).
+Prints a table, then one `bench: ...` line.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import odoo_env
+
+WRITE_TABLES = (
+    "gumroad_sale",
+    "account_move",
+    "account_move_line",
+    "res_partner",
+    "product_template",
+)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def control(root, path, data=None):
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(
+        f"{root}/_sandbox/{path}",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rows_written(cr):
+    cr.execute(
+        "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+        "FROM pg_stat_user_tables WHERE relname IN %s",
+        [WRITE_TABLES],
+    )
+    return int(cr.fetchone()[0])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--sales", type=int, default=2000)
+    parser.add_argument(
+        "--pings", type=int, default=0, help="default: as many as sales"
+    )
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    pings = args.pings or args.sales
+
+    odoo = odoo_env.find_odoo()
+    pg = odoo_env.ensure_postgres()
+    dbname = f"gumroad_bench_{int(time.time())}"
+    addons = [odoo_env.addon_parent_dir(), *odoo.addons_paths]
+    base_args = [
+        f"--addons-path={','.join(str(p) for p in addons)}",
+        *odoo_env.odoo_db_args(pg),
+        "-d",
+        dbname,
+    ]
+    env = dict(os.environ, **odoo.extra_env)
+    env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
+    os.environ.update(env)
+    sys.path[:0] = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+    sandbox_port = free_port()
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gumroad.sandbox",
+            "serve",
+            "--port",
+            str(sandbox_port),
+            "--sales",
+            str(args.sales),
+            "--seed",
+            "3",
+            "--allow-loopback-post-urls",
+        ],
+        cwd=odoo_env.ADDON_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    root = f"http://127.0.0.1:{sandbox_port}"
+    http_proc = None
+    results = {}
+    try:
+        print(f"Installing the addon in {dbname} ...", flush=True)
+        subprocess.run(
+            [
+                *odoo.command,
+                *base_args,
+                "-i",
+                odoo_env.ADDON_NAME,
+                "--stop-after-init",
+                "--log-level=warn",
+            ],
+            env=env,
+            cwd=tempfile.gettempdir(),
+            check=True,
+            capture_output=True,
+        )
+        wait_http(f"{root}/_sandbox/state")
+
+        import odoo as odoo_pkg  # noqa: F401 - found by odoo_env above
+        from odoo import SUPERUSER_ID, api
+        from odoo.fields import Command
+        from odoo.modules.registry import Registry
+        from odoo.tools import config
+
+        config.parse_config(base_args, setup_logging=False)
+        registry = Registry(dbname)
+        # The sandbox's demo sales span the 90 days before today: import that quarter.
+        date_to = datetime.date.today()
+        date_from = date_to - datetime.timedelta(days=100)
+
+        # 1. Framework floor: N invoices, one batched create and one batched post.
+        with registry.cursor() as cr:
+            env_ = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            env_.ref("base.USD").active = True
+            partners = env_["res.partner"].create(
+                [
+                    {"name": f"Floor buyer {i}", "email": f"floor{i}@example.com"}
+                    for i in range(args.sales)
+                ]
+            )
+            product = env_["product.product"].create(
+                {"name": "Floor product", "type": "service"}
+            )
+            cr.commit()
+            started = time.perf_counter()
+            moves = env_["account.move"].create(
+                [
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": partner.id,
+                        "invoice_date": "2026-01-01",
+                        "ref": f"FLOOR-{i}",
+                        "currency_id": env_.ref("base.USD").id,
+                        "invoice_line_ids": [
+                            Command.create(
+                                {
+                                    "product_id": product.id,
+                                    "quantity": 1,
+                                    "price_unit": 10.0,
+                                    "tax_ids": [Command.clear()],
+                                }
+                            )
+                        ],
+                    }
+                    for i, partner in enumerate(partners)
+                ]
+            )
+            moves.action_post()
+            cr.flush()
+            results["floor_s"] = time.perf_counter() - started
+            cr.rollback()
+
+        # 2. Import through the addon.
+        with registry.cursor() as cr:
+            env_ = api.Environment(cr, SUPERUSER_ID, {})
+            account = env_["gumroad.account"].create(
+                {
+                    "name": "bench",
+                    "api_base_url": f"{root}/v2",
+                    "access_token": "sandbox-token",
+                }
+            )
+            cr.commit()
+            state = control(root, "state")
+            requests_before = state.get("request_count", 0)
+            started = time.perf_counter()
+            counts = env_["gumroad.sale"]._import_range(account, date_from, date_to)
+            cr.commit()
+            results["import_s"] = time.perf_counter() - started
+            results["counts"] = counts
+            results["requests"] = (
+                control(root, "state").get("request_count", 0) - requests_before
+            )
+            results["peak_rss_mb"] = peak_rss_mb()
+
+            # 3. Re-sync with nothing changed.
+            cr.execute("SELECT pg_stat_clear_snapshot()")
+            cr.commit()
+            time.sleep(0.6)  # let the statistics collector catch up
+            written_before = rows_written(cr)
+            cr.commit()
+            started = time.perf_counter()
+            recounts = env_["gumroad.sale"]._import_range(account, date_from, date_to)
+            cr.commit()
+            results["resync_s"] = time.perf_counter() - started
+            results["resync_counts"] = recounts
+            time.sleep(0.6)
+            cr.execute("SELECT pg_stat_clear_snapshot()")
+            results["resync_writes"] = rows_written(cr) - written_before
+            cr.commit()
+
+            # 4. Fetch with 100 ms latency per request, against its floor.
+            control(root, "faults", {"latency_seconds": 0.1})
+            client = account._gumroad_client()
+            started = time.perf_counter()
+            pages = 0
+            for _page in env_["gumroad.sale"]._sales_pages(client, date_from, date_to):
+                pages += 1
+            results["fetch_s"] = time.perf_counter() - started
+            from odoo.addons.gumroad_connector import const
+
+            requests_needed = max(pages, math.ceil(args.sales / 10))
+            results["fetch_floor_s"] = requests_needed * 0.1 / const.FETCH_WORKERS
+            control(root, "faults/reset", {})
+            secret = account.sudo().webhook_secret
+            sale_ids = [s for s in _sale_ids(cr, account.id)]
+            cr.commit()
+
+        # 5. Pings to a running Odoo HTTP server, 20 concurrent clients.
+        http_port = free_port()
+        http_proc = subprocess.Popen(
+            [
+                *odoo.command,
+                *base_args,
+                f"--http-port={http_port}",
+                "--http-interface=127.0.0.1",
+                "--max-cron-threads=0",
+                "--log-level=warn",
+            ],
+            env=env,
+            cwd=tempfile.gettempdir(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{http_port}/gumroad/webhook/{secret}"
+        wait_http(f"http://127.0.0.1:{http_port}/web/login")
+        bodies = []
+        for index in range(pings):
+            sale_id = sale_ids[index % len(sale_ids)]
+            with urllib.request.urlopen(
+                f"{root}/_sandbox/ping_body?resource=sale&sale_id="
+                + urllib.request.quote(sale_id),
+                timeout=30,
+            ) as response:
+                bodies.append(response.read())
+        latencies = []
+        lock = threading.Lock()
+        failures = []
+
+        def post(body):
+            request = urllib.request.Request(
+                url,
+                data=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                method="POST",
+            )
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status = response.status
+            except OSError as err:
+                status = str(err)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if status != 200:
+                    failures.append(status)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(20) as pool:
+            list(pool.map(post, bodies))
+        total = time.perf_counter() - started
+        with registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM gumroad_webhook_event")
+            stored = cr.fetchone()[0]
+        latencies.sort()
+        results["webhook_rps"] = len(bodies) / total
+        results["webhook_p50_ms"] = statistics.median(latencies) * 1000
+        results["webhook_p99_ms"] = (
+            latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)] * 1000
+        )
+        results["lost"] = len(bodies) - stored
+        results["webhook_failures"] = len(failures)
+    finally:
+        if http_proc:
+            http_proc.terminate()
+            http_proc.wait(timeout=30)
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+        if not args.keep_db:
+            odoo_env.drop_database(pg, dbname)
+
+    n = args.sales
+    ratio = results["import_s"] / results["floor_s"]
+    fetch_ratio = results["fetch_s"] / results["fetch_floor_s"]
+    rows = [
+        ("sales", n),
+        ("floor: create+post N invoices (s)", f"{results['floor_s']:.2f}"),
+        ("import (s)", f"{results['import_s']:.2f}"),
+        ("import sales/s", f"{n / results['import_s']:.0f}"),
+        ("import counts", json.dumps(results["counts"], sort_keys=True)),
+        ("API requests", results["requests"]),
+        ("ratio import/floor", f"{ratio:.2f}"),
+        ("re-sync (s)", f"{results['resync_s']:.2f}"),
+        ("re-sync rows written", results["resync_writes"]),
+        ("fetch at 100 ms latency (s)", f"{results['fetch_s']:.2f}"),
+        ("fetch floor (s)", f"{results['fetch_floor_s']:.2f}"),
+        ("peak RSS (MB)", f"{results['peak_rss_mb']:.0f}"),
+        ("webhook acks/s", f"{results['webhook_rps']:.0f}"),
+        (
+            "webhook p50 / p99 (ms)",
+            f"{results['webhook_p50_ms']:.1f} / {results['webhook_p99_ms']:.1f}",
+        ),
+        ("webhook non-200 answers", results["webhook_failures"]),
+        ("lost pings", results["lost"]),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(
+        f"bench: sales={n} import_s={results['import_s']:.2f} "
+        f"floor_s={results['floor_s']:.2f} "
+        f"ratio={ratio:.2f} resync_s={results['resync_s']:.2f} "
+        f"resync_writes={results['resync_writes']} fetch_ratio={fetch_ratio:.2f} "
+        f"peak_rss_mb={results['peak_rss_mb']:.0f} "
+        f"webhook_rps={results['webhook_rps']:.0f} "
+        f"webhook_p99_ms={results['webhook_p99_ms']:.1f} lost={results['lost']}"
+    )
+    return 0
+
+
+def _sale_ids(cr, account_id):
+    cr.execute(
+        "SELECT gumroad_id FROM gumroad_sale WHERE account_id = %s ORDER BY id",
+        [account_id],
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
