@@ -137,20 +137,11 @@ def main():
     results = {}
     try:
         print(f"Installing the addon in {dbname} ...", flush=True)
-        subprocess.run(
-            [
-                *odoo.command,
-                *base_args,
-                "-i",
-                odoo_env.ADDON_NAME,
-                "--stop-after-init",
-                "--log-level=warn",
-            ],
-            env=env,
-            cwd=tempfile.gettempdir(),
-            check=True,
-            capture_output=True,
-        )
+        installed = odoo_env.install_addon(odoo, base_args, env)
+        if installed.returncode:
+            raise odoo_env.SetupError(
+                f"installing the addon failed:\n{installed.stderr[-3000:]}"
+            )
         wait_http(f"{root}/_sandbox/state")
 
         import odoo as odoo_pkg  # noqa: F401 - found by odoo_env above

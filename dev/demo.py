@@ -116,11 +116,9 @@ def write_config(odoo, pg, http_port):
         f"db_host = {pg['host']}",
         f"db_port = {pg['port']}",
         f"db_user = {pg['user']}",
-        f"db_password = {pg['password'] or 'False'}",
         f"http_port = {http_port}",
         "http_interface = 127.0.0.1",
         "max_cron_threads = 1",
-        f"gumroad_connector_key = {key_file.read_text().strip()}",
         "",
     ]
     conf.write_text("\n".join(lines))
@@ -148,28 +146,19 @@ def main():
         return 2
     conf = write_config(odoo, pg, args.port)
     env = dict(os.environ, **odoo.extra_env)
-    base = [*odoo.command, "-c", str(conf), "-d", args.db]
+    if pg["password"]:
+        env["PGPASSWORD"] = pg["password"]
+    # The token key lives outside the database, in .demo/gumroad.key, and reaches Odoo
+    # through the environment (Odoo 19 warns about addon options in odoo.conf).
+    env["GUMROAD_CONNECTOR_KEY"] = (STATE_DIR / "gumroad.key").read_text().strip()
+    odoo_args = ["-c", str(conf), "-d", args.db]
     if not odoo_env.database_exists(pg, args.db):
         print(
             f"Creating database {args.db} with the addon and demo data "
             "(about a minute) ...",
             flush=True,
         )
-        proc = subprocess.run(
-            [
-                *base,
-                "-i",
-                odoo_env.ADDON_NAME,
-                "--with-demo",
-                "--stop-after-init",
-                "--log-level=warn",
-            ],
-            env=env,
-            cwd="/tmp",
-            check=False,
-            capture_output=True,
-            text=True,
-        )
+        proc = odoo_env.install_addon(odoo, odoo_args, env, with_demo=True)
         problems = [
             ln
             for ln in proc.stdout.splitlines() + proc.stderr.splitlines()
@@ -189,7 +178,8 @@ def main():
         f"HTTP_PORT = {args.port}\n" + SHELL_SCRIPT
     )
     proc = subprocess.run(
-        [*base, "shell", "--no-http", "--log-level=warn"],
+        # Odoo's command line wants the subcommand first.
+        [*odoo.command, "shell", *odoo_args, "--no-http", "--log-level=warn"],
         input=script,
         text=True,
         env=env,
@@ -214,7 +204,7 @@ def main():
         f"Starting Odoo on http://localhost:{args.port} (Ctrl-C to stop) ...",
         flush=True,
     )
-    return subprocess.call([*base], env=env, cwd="/tmp")
+    return subprocess.call([*odoo.command, *odoo_args], env=env, cwd="/tmp")
 
 
 if __name__ == "__main__":

@@ -31,23 +31,11 @@ def main():
         )
     pot = odoo_env.ADDON_DIR / "i18n" / f"{odoo_env.ADDON_NAME}.pot"
     try:
-        subprocess.run(
-            [
-                *odoo.command,
-                "-c",
-                conf.name,
-                "-d",
-                dbname,
-                "-i",
-                odoo_env.ADDON_NAME,
-                "--stop-after-init",
-                "--log-level=warn",
-            ],
-            env=env,
-            cwd=tempfile.gettempdir(),
-            check=True,
-            capture_output=True,
-        )
+        installed = odoo_env.install_addon(odoo, ["-c", conf.name, "-d", dbname], env)
+        if installed.returncode:
+            raise odoo_env.SetupError(
+                f"installing the addon failed:\n{installed.stderr}"
+            )
         subprocess.run(
             [
                 *odoo.command,

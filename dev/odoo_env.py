@@ -12,6 +12,7 @@ Odoo is looked up the standard ways, in this order:
 Nothing of Odoo is vendored, copied or patched here.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -149,7 +150,10 @@ def addon_parent_dir():
     """
     if ADDON_DIR.name == ADDON_NAME:
         return ADDON_DIR.parent
-    parent = Path(tempfile.gettempdir()) / f"gumroad_connector_addons_{os.getuid()}"
+    # One folder per checkout, so two checkouts can run their commands side by side.
+    digest = hashlib.sha1(str(ADDON_DIR).encode(), usedforsecurity=False)
+    checkout = digest.hexdigest()[:10]
+    parent = Path(tempfile.gettempdir()) / f"gumroad_connector_addons_{checkout}"
     parent.mkdir(exist_ok=True)
     link = parent / ADDON_NAME
     if link.is_symlink() or link.exists():
@@ -161,6 +165,26 @@ def addon_parent_dir():
             raise SetupError(f"{link} exists and is not a link to {ADDON_DIR}")
     link.symlink_to(ADDON_DIR, target_is_directory=True)
     return parent
+
+
+def install_addon(odoo, odoo_args, env, *, with_demo=False):
+    """Install the addon in the database odoo_args name; return the finished process."""
+    return subprocess.run(
+        [
+            *odoo.command,
+            *odoo_args,
+            "-i",
+            ADDON_NAME,
+            *(["--with-demo"] if with_demo else []),
+            "--stop-after-init",
+            "--log-level=warn",
+        ],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 # --- PostgreSQL -----------------------------------------------------------------------

@@ -68,6 +68,16 @@ class GumroadCommon(AccountTestInvoicingCommon):
 
     # --- helpers ---
 
+    @staticmethod
+    def untouched(sale):
+        """A paid sale (API-shaped dict) with no refund and no dispute."""
+        return (
+            sale["price"] > 0
+            and not sale.get("refunded")
+            and not sale["partially_refunded"]
+            and not sale["disputed"]
+        )
+
     def sandbox_sale(self, predicate):
         """The first sandbox sale (API-shaped dict) matching predicate."""
         for sale in self.sandbox.sales:

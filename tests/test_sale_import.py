@@ -22,9 +22,7 @@ class TestSaleImport(GumroadCommon):
                 s["price"] > 0
                 and s.get("currency", "usd") == "usd"
                 and s["formatted_total_price"].startswith("$")
-                and not s.get("refunded")
-                and not s["partially_refunded"]
-                and not s["disputed"]
+                and self.untouched(s)
                 and not s["is_gift_sender_purchase"]
                 and s["id"] not in exclude
             )
@@ -160,9 +158,7 @@ class TestSaleImport(GumroadCommon):
             lambda s: (
                 s["formatted_total_price"].startswith("€")
                 and s["price"] > 0
-                and not s.get("refunded")
-                and not s["partially_refunded"]
-                and not s["disputed"]
+                and self.untouched(s)
             )
         )
         self.import_all()
@@ -191,9 +187,7 @@ class TestSaleImport(GumroadCommon):
             lambda s: (
                 s["formatted_total_price"].startswith("€")
                 and s["price"] > 0
-                and not s.get("refunded")
-                and not s["partially_refunded"]
-                and not s["disputed"]
+                and self.untouched(s)
             )
         )
         self.import_all()
@@ -225,12 +219,7 @@ class TestSaleImport(GumroadCommon):
 
     def test_subscription_renewal_and_licence_are_kept(self):
         renewal = self.sandbox_sale(
-            lambda s: (
-                s.get("recurring_charge") is True
-                and not s.get("refunded")
-                and not s["partially_refunded"]
-                and not s["disputed"]
-            )
+            lambda s: s.get("recurring_charge") is True and self.untouched(s)
         )
         self.import_all()
         record = self.record(renewal["id"])

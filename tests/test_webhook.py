@@ -23,13 +23,7 @@ class TestWebhook(GumroadCommon, HttpCase):
 
     def paid_sale(self):
         return self.sandbox_sale(
-            lambda s: (
-                s["price"] > 0
-                and not s.get("refunded")
-                and not s["partially_refunded"]
-                and not s["disputed"]
-                and not s["is_gift_sender_purchase"]
-            )
+            lambda s: self.untouched(s) and not s["is_gift_sender_purchase"]
         )
 
     def test_a_sale_ping_is_stored_answered_and_then_booked_from_the_api(self):
