@@ -181,3 +181,50 @@ class TestWebhook(GumroadCommon, HttpCase):
             Exception, "refuses webhook addresses on localhost"
         ):
             self.account.action_enable_realtime_sync()
+
+    def test_every_ping_kind_through_the_route_books_right(self):
+        sale = self.paid_sale()
+        self.post(self.sandbox.ping_body("sale", sale_id=sale["id"]))
+        self.process()
+        record = self.record(sale["id"])
+        self.assertEqual(record.state, "invoiced")
+
+        self.sandbox.dispute(sale["id"])
+        self.post(self.sandbox.ping_body("dispute", sale_id=sale["id"]))
+        self.process()
+        self.assertEqual(record.dispute_state, "open")
+        self.assertEqual(self.booked_net(record), 0.0)
+
+        self.sandbox.win_dispute(sale["id"])
+        self.post(self.sandbox.ping_body("dispute_won", sale_id=sale["id"]))
+        self.process()
+        self.assertEqual(record.dispute_state, "won")
+        self.assertAlmostEqual(self.booked_net(record), sale["price"] / 100)
+
+        membership = next(p for p in self.sandbox.products if p["is_tiered_membership"])
+        subscription_id = next(
+            s["subscription_id"]
+            for s in self.sandbox.sales
+            if s["product_id"] == membership["id"]
+            and s.get("subscription_id")
+            and not s.get("cancelled")
+        )
+        other_tier = membership["variants"][0]["options"][-1]["name"]
+        self.sandbox.change_plan(subscription_id, tier=other_tier)
+        body = self.sandbox.ping_body
+        self.post(body("subscription_updated", subscription_id=subscription_id))
+        self.process()
+        subscription = self.env["gumroad.subscription"].search(
+            [("gumroad_id", "=", subscription_id)]
+        )
+        self.assertIn(other_tier, subscription.plan)
+        self.assertEqual(subscription.last_change, "subscription_updated")
+
+        self.sandbox.cancel_subscription(subscription_id)
+        self.sandbox.restart_subscription(subscription_id)
+        self.post(body("subscription_restarted", subscription_id=subscription_id))
+        self.process()
+        self.assertEqual(subscription.status, "restarted")
+        self.assertTrue(subscription.restarted_at)
+        states = set(self.events.search([]).mapped("state"))
+        self.assertEqual(states, {"done"}, "every ping processed")
