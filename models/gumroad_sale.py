@@ -204,6 +204,22 @@ class GumroadSale(models.Model):
                 lambda m: m.move_type == "out_refund"
             )
 
+    # === CRUD METHODS === #
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_booked(self):
+        """The row is what makes imports idempotent: without it the sale would be booked
+        again. Sales with entries stay (archive their connector instead)."""
+        booked = self.filtered("move_ids")
+        if booked:
+            raise UserError(
+                self.env._(
+                    "Sale %(ref)s has accounting entries and cannot be deleted: "
+                    "deleting it would make the next import book it again.",
+                    ref=booked[0].display_ref,
+                )
+            )
+
     # === ACTION METHODS === #
 
     def action_retry(self):

@@ -2,6 +2,7 @@ import copy
 from datetime import date, datetime
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -342,3 +343,12 @@ class TestSaleImport(GumroadCommon):
         with self.cron_progress():
             self.env["gumroad.account"]._cron_sync_sales()
         self.assertEqual(self.record(new_sale["id"]).state, "invoiced")
+
+    def test_a_booked_sale_cannot_be_deleted_so_it_is_never_booked_twice(self):
+        sale = self.paid_plain_usd_sale()
+        self.import_all()
+        with self.assertRaisesRegex(UserError, "next import book it again"):
+            self.record(sale["id"]).unlink()
+        free = self.sandbox_sale(lambda s: s["price"] == 0)
+        self.record(free["id"]).unlink()  # nothing booked: the row may go
+        self.assertFalse(self.record(free["id"]))
