@@ -68,6 +68,18 @@ class GumroadCommon(AccountTestInvoicingCommon):
 
     # --- helpers ---
 
+    def plain_usd_product(self):
+        """A published, paid USD product without tiers or variants (API-shaped dict)."""
+        return next(
+            p
+            for p in self.sandbox.products
+            if p["currency"] == "usd"
+            and p["price"] > 0
+            and p["published"]
+            and not p["is_tiered_membership"]
+            and not p.get("variants")
+        )
+
     @staticmethod
     def untouched(sale):
         """A paid sale (API-shaped dict) with no refund and no dispute."""

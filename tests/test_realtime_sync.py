@@ -29,15 +29,7 @@ class TestRealtimeSync(GumroadCommon, HttpCase):
         return result
 
     def test_sale_then_partial_refund_then_refund_end_to_end(self):
-        product = next(
-            p
-            for p in self.sandbox.products
-            if p["currency"] == "usd"
-            and p["price"] > 0
-            and p["published"]
-            and not p["is_tiered_membership"]
-            and not p.get("variants")
-        )
+        product = self.plain_usd_product()
         sale = self.deliver(self.sandbox.add_sale, product_id=product["id"])
         record = self.record(sale["id"])
         self.assertEqual(record.state, "invoiced")

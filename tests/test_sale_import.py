@@ -331,15 +331,7 @@ class TestSaleImport(GumroadCommon):
         self.assertEqual(
             len(self.account.sale_ids), len(self.sandbox.sales), "every sale since 2000"
         )
-        paid_usd = next(
-            p
-            for p in self.sandbox.products
-            if p["currency"] == "usd"
-            and p["price"] > 0
-            and p["published"]
-            and not p["is_tiered_membership"]
-        )
-        new_sale = self.sandbox.add_sale(product_id=paid_usd["id"])
+        new_sale = self.sandbox.add_sale(product_id=self.plain_usd_product()["id"])
         with self.cron_progress():
             self.env["gumroad.account"]._cron_sync_sales()
         self.assertEqual(self.record(new_sale["id"]).state, "invoiced")
