@@ -4,3 +4,4 @@ from . import test_sale_import
 from . import test_webhook
 from . import test_realtime_sync
 from . import test_background_import
+from . import test_security
