@@ -5,11 +5,14 @@ from unittest.mock import patch
 from urllib.parse import urlsplit
 
 from odoo.fields import Command
+from odoo.tests import HttpCase, new_test_user
 from odoo.tests.common import _super_send
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 from ..gumroad.sandbox import SandboxServer
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class GumroadCommon(AccountTestInvoicingCommon):
@@ -67,6 +70,16 @@ class GumroadCommon(AccountTestInvoicingCommon):
         self.sandbox.faults.reset()
 
     # --- helpers ---
+
+    def gumroad_user(self, login, group="manager", **kwargs):
+        """An internal user of the test company with "Gumroad / User" or "/ Manager"."""
+        return new_test_user(
+            self.env,
+            login=login,
+            groups=f"base.group_user,gumroad_connector.gumroad_connector_group_{group}",
+            company_id=self.company.id,
+            **kwargs,
+        )
 
     def plain_usd_product(self):
         """A published, paid USD product without tiers or variants (API-shaped dict)."""
@@ -134,3 +147,12 @@ class GumroadCommon(AccountTestInvoicingCommon):
             cron_class, "_commit_progress", autospec=True, return_value=float("inf")
         ) as progress:
             yield progress
+
+
+class GumroadWebhookCommon(GumroadCommon, HttpCase):
+    """GumroadCommon with Odoo's HTTP server, the webhook URL and the ping inbox."""
+
+    def setUp(self):
+        super().setUp()
+        self.url = f"/gumroad/webhook/{self.account.webhook_secret}"
+        self.events = self.env["gumroad.webhook.event"]

@@ -3,7 +3,7 @@ import os
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from .common import GumroadCommon
@@ -38,12 +38,7 @@ class TestGumroadAccount(GumroadCommon):
         )
 
     def test_user_without_manager_group_cannot_write_or_read_secrets(self):
-        user = new_test_user(
-            self.env,
-            login="gumroad_reader",
-            groups="base.group_user,gumroad_connector.gumroad_connector_group_user",
-            company_id=self.company.id,
-        )
+        user = self.gumroad_user("gumroad_reader", "user")
         account = self.account.with_user(user)
         with self.assertRaises(AccessError):
             account.write({"access_token": "stolen"})

@@ -1,18 +1,11 @@
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .common import GumroadCommon
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+from .common import FORM, GumroadWebhookCommon
 
 
 @tagged("post_install", "-at_install")
-class TestWebhook(GumroadCommon, HttpCase):
-    def setUp(self):
-        super().setUp()
-        self.url = f"/gumroad/webhook/{self.account.webhook_secret}"
-        self.events = self.env["gumroad.webhook.event"]
-
+class TestWebhook(GumroadWebhookCommon):
     def post(self, body, url=None, headers=None):
         headers = FORM if headers is None else headers
         return self.url_open(url or self.url, data=body, headers=headers)
