@@ -27,4 +27,9 @@
         "views/gumroad_connector_menus.xml",
         "data/ir_cron_data.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "gumroad_connector/static/tests/tours/**/*",
+        ],
+    },
 }

@@ -48,3 +48,6 @@ GUMROAD_FIRST_DAY = date(2011, 1, 1)
 # size.
 FETCH_WORKERS = 4
 SALES_WINDOW_MIN_DAYS = 7
+# Times a list page that failed after all its retries is read again before an import
+# stops (see GumroadClient.page_resumes).
+PAGE_RESUMES = 2

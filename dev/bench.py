@@ -128,6 +128,12 @@ def main():
         action="store_true",
         help="skip the floor (one batched create of N invoices grows faster than N)",
     )
+    parser.add_argument(
+        "--http-workers",
+        type=int,
+        default=0,
+        help="Odoo --workers for the webhook step (0: threaded server, the default)",
+    )
     args = parser.parse_args()
     pings = args.pings or args.sales
 
@@ -273,6 +279,7 @@ def main():
                 f"--http-port={http_port}",
                 "--http-interface=127.0.0.1",
                 "--max-cron-threads=0",
+                f"--workers={args.http_workers}",
                 "--log-level=warn",
             ],
             env=env,

@@ -341,6 +341,70 @@ def ensure_python_packages(modules, log=print):
             )
 
 
+# Odoo's test browser looks for these, in this order, on Linux (ODOO_BROWSER_BIN first).
+CHROMIUM_NAMES = (
+    "google-chrome",
+    "chromium",
+    "chromium-browser",
+    "google-chrome-stable",
+)
+
+
+def find_chromium():
+    """The Chrome or Chromium binary Odoo's browser tests will run, or None."""
+    explicit = os.environ.get("ODOO_BROWSER_BIN")
+    if explicit and os.path.exists(explicit):
+        return explicit
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def ensure_chromium(log=print):
+    """Make sure Odoo's browser tests (tours) can run: a Chromium, and the Python
+    client Odoo drives it with; install Debian's `chromium` when missing.
+
+    Without them Odoo skips the tours, and a skipped test counts as passed.
+
+    :return: the browser's path
+    :raise SetupError: when no browser is found and none can be installed
+    """
+    # Odoo talks to Chromium's DevTools through websocket-client, which its
+    # requirements.txt does not list.
+    ensure_python_packages({"websocket": "websocket-client"}, log=log)
+    found = find_chromium()
+    if found:
+        return found
+    how_to = (
+        "Install one (Debian/Ubuntu: apt-get install chromium), or set "
+        "ODOO_BROWSER_BIN to a Chrome or Chromium binary; Odoo looks for "
+        f"{', '.join(CHROMIUM_NAMES)}."
+    )
+    apt_get = shutil.which("apt-get")
+    if not apt_get or os.geteuid() != 0:
+        raise SetupError(
+            "No Chrome or Chromium for the browser tests, and this user cannot "
+            f"install one with apt-get. {how_to}"
+        )
+    log("Installing Chromium for the browser tests (apt-get install chromium) ...")
+    install = [apt_get, "install", "-y", "-q", "chromium"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    proc = subprocess.run(install, env=env, check=False)
+    if proc.returncode != 0:
+        # A fresh machine has no package lists yet: fetch them once and retry.
+        subprocess.run([apt_get, "update", "-q"], env=env, check=False)
+        proc = subprocess.run(install, env=env, check=False)
+    found = find_chromium()
+    if proc.returncode != 0 or not found:
+        raise SetupError(
+            f"apt-get could not install chromium (exit {proc.returncode}). {how_to}"
+        )
+    log(f"Chromium installed: {found}")
+    return found
+
+
 def generate_key():
     import base64
 

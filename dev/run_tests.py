@@ -5,13 +5,18 @@
 3. the integration suite: Odoo as a library on that database, real concurrent
    transactions and a killed process; then the database is dropped.
 
-Usage: python3 dev/run_tests.py [--pure-only] [--keep-db] [--test-tags TAGS]
+Usage: python3 dev/run_tests.py [--pure-only] [--keep-db] [--test-tags TAGS] [--chaos]
 
-Closes with one line `N passed, N failed` that counts every suite; exits non-zero on
-failure.
+`--chaos` runs the long fault-injection cases (marked `slow`) instead: the pure ones,
+then the integration ones on a database with the addon installed.
+
+Before its last line, a full run prints the reliability report: each hostile case the
+suites tried and what held (gumroad/sandbox/reliability.py). Closes with one line
+`N passed, N failed` that counts every suite; exits non-zero on failure.
 """
 
 import argparse
+import importlib.util
 import os
 import re
 import shlex
@@ -26,6 +31,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import odoo_env
 
+
+def _load_reliability():
+    """gumroad/sandbox/reliability.py on its own (standard library only), without the
+    package, which needs requests.
+    """
+    path = odoo_env.ADDON_DIR / "gumroad" / "sandbox" / "reliability.py"
+    spec = importlib.util.spec_from_file_location("gumroad_reliability", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+reliability = _load_reliability()
+
 STATS_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 # Lines the Odoo run prints live: problems, and the start of each test class for
 # progress.
@@ -33,6 +52,9 @@ SHOW_RE = re.compile(
     r" (WARNING|ERROR|CRITICAL) | FAIL: | ERROR: |Starting .*gumroad_connector"
 )
 PROBLEM_RE = re.compile(r" (WARNING|ERROR|CRITICAL) ")
+# Odoo counts a skipped test as passed; a skipped test of the addon (a tour without a
+# browser, say) fails the run instead.
+SKIP_RE = re.compile(r" INFO .*odoo\.addons\.gumroad_connector\.tests\..*: skipped ")
 
 
 def free_port():
@@ -56,12 +78,13 @@ def junit_counts(junit, returncode):
     return total - failed - skipped, failed, skipped
 
 
-def run_pure_suite(log_dir):
+def run_pure_suite(log_dir, env, marks):
     junit = log_dir / "pytest.xml"
     print("== Pure-Python suite (pytest, no Odoo)", flush=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "not slow", f"--junitxml={junit}"],
+        [sys.executable, "-m", "pytest", "-q", "-m", marks, f"--junitxml={junit}"],
         cwd=odoo_env.ADDON_DIR,
+        env=env,
         check=False,
     )
     return junit_counts(junit, proc.returncode)
@@ -101,6 +124,7 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
     )
     stats = None
     install_warnings = []
+    skipped_tests = []
     in_tests = False
     with open(log_file, "w") as log:
         proc = subprocess.Popen(
@@ -123,6 +147,9 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
             # The addon must install without a warning of its own.
             if not in_tests and PROBLEM_RE.search(line) and "gumroad" in line.lower():
                 install_warnings.append(line.strip())
+            if SKIP_RE.search(line):
+                print(line.rstrip()[:400], flush=True)
+                skipped_tests.append(line.strip())
             match = STATS_RE.search(line)
             if match:
                 stats = tuple(int(g) for g in match.groups())
@@ -140,6 +167,9 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
         for line in install_warnings:
             print("  " + line[:300])
         failed += 1
+    if skipped_tests:
+        print(f"{len(skipped_tests)} test(s) of the addon were skipped (see above)")
+        failed += len(skipped_tests)
     if returncode != 0 and failed == 0:
         failed = 1
     if total == 0:
@@ -150,7 +180,17 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
     return passed, failed
 
 
-def run_integration_suite(odoo, pg, log_dir, dbname, env):
+def install_only(odoo, pg, dbname, env):
+    """Install the addon without running Odoo's suite (for the chaos cases)."""
+    print(f"== Installing the addon in {dbname}", flush=True)
+    proc = odoo_env.install_addon(odoo, odoo_base_args(odoo, pg, dbname), env)
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:])
+        return 0, 1
+    return 0, 0
+
+
+def run_integration_suite(odoo, pg, log_dir, dbname, env, marks):
     """Real concurrent transactions and a killed process, on the database the suite
     used.
     """
@@ -170,6 +210,8 @@ def run_integration_suite(odoo, pg, log_dir, dbname, env):
             "pytest",
             "-q",
             "-s",
+            "-m",
+            marks,
             "tests_integration",
             f"--junitxml={junit}",
         ],
@@ -187,8 +229,18 @@ def main():
         "--skip-pure", action="store_true", help="Odoo and integration only"
     )
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--skip-integration", action="store_true", help="no integration suite"
+    )
     parser.add_argument("--test-tags", default="/gumroad_connector")
+    parser.add_argument(
+        "--chaos", action="store_true", help="the long fault-injection cases only"
+    )
     args = parser.parse_args()
+    marks = "slow" if args.chaos else "not slow"
+    full_run = args.test_tags == parser.get_default("test_tags") and not (
+        args.pure_only or args.skip_pure or args.skip_integration
+    )
 
     odoo = pg = None
     try:
@@ -196,6 +248,8 @@ def main():
             # Fail fast, before any test runs, when Odoo or PostgreSQL is missing.
             odoo = odoo_env.find_odoo()
             pg = odoo_env.ensure_postgres()
+            if not args.chaos:
+                odoo_env.ensure_chromium()  # the tours; Odoo skips them without it
         odoo_env.ensure_python_packages(
             {"pytest": "pytest", "hypothesis": "hypothesis", "requests": "requests"}
         )
@@ -204,28 +258,44 @@ def main():
         print("0 passed, 1 failed")
         return 2
     log_dir = Path(tempfile.mkdtemp(prefix="gumroad_tests_"))
+    report = log_dir / "reliability.jsonl"
+    base_env = dict(os.environ, **{reliability.REPORT_ENV: str(report)})
     passed = failed = skipped = 0
     if not args.skip_pure:
-        passed, failed, skipped = run_pure_suite(log_dir)
+        passed, failed, skipped = run_pure_suite(log_dir, base_env, marks)
         print(
             f"pytest: {passed} passed, {failed} failed, {skipped} skipped", flush=True
         )
     if not args.pure_only:
         dbname = f"gumroad_test_{int(time.time())}_{os.getpid()}"
-        env = dict(os.environ, **odoo.extra_env)
+        env = dict(base_env, **odoo.extra_env)
         # The token encryption key lives outside the database; tests get a fresh one per
         # run.
         env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
         try:
-            p, f = run_odoo_suite(odoo, pg, log_dir, args.test_tags, dbname, env)
+            if args.chaos:
+                p, f = install_only(odoo, pg, dbname, env)
+            else:
+                p, f = run_odoo_suite(odoo, pg, log_dir, args.test_tags, dbname, env)
             passed, failed = passed + p, failed + f
-            if odoo_env.database_exists(pg, dbname):
-                p, f, s = run_integration_suite(odoo, pg, log_dir, dbname, env)
+            if not args.skip_integration and odoo_env.database_exists(pg, dbname):
+                p, f, s = run_integration_suite(odoo, pg, log_dir, dbname, env, marks)
                 passed, failed, skipped = passed + p, failed + f, skipped + s
                 print(f"integration: {p} passed, {f} failed, {s} skipped", flush=True)
         finally:
             if not args.keep_db:
                 odoo_env.drop_database(pg, dbname)
+    if full_run:
+        table, not_held = reliability.format_table(
+            reliability.load(report), "chaos" if args.chaos else "test"
+        )
+        (log_dir / "reliability.txt").write_text(table + "\n")
+        print("== Reliability report (what each case tried, and what held)")
+        print(table)
+        if not_held:
+            # Its test failed (already counted) or never ran: either way not shown held.
+            print(f"{not_held} reliability case(s) not shown to hold")
+            failed = max(failed, 1)
     print(f"logs: {log_dir}")
     summary = f"{passed} passed, {failed} failed"
     if skipped:

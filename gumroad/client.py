@@ -41,6 +41,7 @@ DEFAULT_BASE_URL = "https://api.gumroad.com/v2"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 BACKOFF_CAP_SECONDS = 30.0
 RETRY_AFTER_CAP_SECONDS = 300.0
+PAGE_RESUME_PAUSE_SECONDS = 15.0
 MAX_BODY_CHARS = 2000
 # Methods whose repetition cannot duplicate an effect. Gumroad's PUT is not one:
 # PUT /resource_subscriptions creates a new subscription on every call.
@@ -190,6 +191,7 @@ class GumroadClient:
         session=None,
         timeout=DEFAULT_TIMEOUT,
         max_retries: int = 3,
+        page_resumes: int = 0,
         sleep=time.sleep,
         user_agent: str | None = None,
     ):
@@ -198,6 +200,10 @@ class GumroadClient:
         self._session = session if session is not None else requests.Session()
         self.timeout = timeout
         self.max_retries = max(0, int(max_retries))
+        # A list read that failed for good (after its retries) starts again from the
+        # page it failed on, this many times, after a longer pause: a long import
+        # should not start over for one bad minute of Gumroad's.
+        self.page_resumes = max(0, int(page_resumes))
         self.sleep = sleep
         self.user_agent = user_agent or _default_user_agent()
         self.request_count = 0
@@ -395,7 +401,7 @@ class GumroadClient:
         page_params = base_params
         seen_keys = set()
         while True:
-            payload = self._request("GET", path, params=page_params)
+            payload = self._request_page(path, page_params)
             items = _expect(payload, key, list, "GET", path)
             yield items
             next_key = payload.get("next_page_key")
@@ -408,6 +414,30 @@ class GumroadClient:
                 )
             seen_keys.add(next_key)
             page_params = {**base_params, "page_key": next_key}
+
+    def _request_page(self, path, params):
+        """GET one page of a list; resume it `page_resumes` times once its own
+        retries are spent (only for errors worth retrying).
+        """
+        resumes = 0
+        while True:
+            try:
+                return self._request("GET", path, params=params)
+            except GumroadError as err:
+                if not err.retryable or resumes >= self.page_resumes:
+                    raise
+                resumes += 1
+                delay = PAGE_RESUME_PAUSE_SECONDS * resumes
+                _logger.warning(
+                    "Gumroad %s still failing (%s); reading the same page again "
+                    "(%d of %d) after %.0f s.",
+                    endpoint_name("GET", path),
+                    _short_reason(err),
+                    resumes,
+                    self.page_resumes,
+                    delay,
+                )
+                self.sleep(delay)
 
     # --- endpoints ------------------------------------------------------------
 

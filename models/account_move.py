@@ -11,6 +11,18 @@ class AccountMove(models.Model):
         copy=False,
         readonly=True,
     )
+    # Restricted like the sale itself: a licence key unlocks the product it was sold
+    # with.
+    gumroad_license_key = fields.Char(
+        related="gumroad_sale_id.license_key",
+        string="Licence key",
+        groups="gumroad_connector.gumroad_connector_group_user",
+    )
+    gumroad_license_status = fields.Selection(
+        related="gumroad_sale_id.license_status",
+        string="Licence status",
+        groups="gumroad_connector.gumroad_connector_group_user",
+    )
     is_gumroad = fields.Boolean(
         string="From Gumroad",
         compute="_compute_is_gumroad",

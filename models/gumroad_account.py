@@ -152,6 +152,15 @@ class GumroadAccount(models.Model):
     )
     last_rescan_date = fields.Date(readonly=True, copy=False)
     last_sync_at = fields.Datetime(readonly=True, copy=False)
+    disable_license_on_refund = fields.Boolean(
+        string="Disable the licence when a sale is fully refunded or a dispute is lost",
+        tracking=True,
+        help="When a booking finds a sale with a licence key fully refunded or "
+        "charged back, disable the key in Gumroad, once: a licence enabled again "
+        "by hand stays enabled. A membership's charges share one licence, so it is "
+        "disabled only once the membership has ended. Needs a token with the "
+        "edit_products (or account) scope.",
+    )
 
     # Progress of the running (or last) import, shown on the form.
     import_state = fields.Selection(
@@ -359,6 +368,9 @@ class GumroadAccount(models.Model):
             self._decrypted_token(),
             base_url=self.api_base_url or DEFAULT_BASE_URL,
             user_agent=f"gumroad_connector/{client_version} (+Odoo)",
+            # Imports read hundreds of pages: one that keeps failing is read again
+            # (twice, after 15 s and 30 s) before the import stops.
+            page_resumes=const.PAGE_RESUMES,
             # Looked up at each call, so a test can make the retry back-off free.
             sleep=lambda seconds: time.sleep(seconds),
         )

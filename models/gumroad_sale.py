@@ -18,6 +18,7 @@ from odoo.tools import SQL, float_compare
 from .. import const
 from ..gumroad import (
     GumroadError,
+    InvalidRequestError,
     MalformedPayloadError,
     NotFoundError,
     parse_sale,
@@ -39,8 +40,30 @@ VOLATILE_KEYS = frozenset(
         "is_following",
         "can_contact",
         "sent_abandoned_cart_email",
+        # Grows each time the buyer's software checks its key: not a change of the
+        # sale. "Verify licence" reads the current count.
+        "license_uses",
     }
 )
+
+# Refusals of POST /licenses/verify that describe the licence, not a failed check
+# (licenses_controller.rb:86-92): the licence status they mean.
+LICENSE_VERIFY_STATES = {
+    "This license key has been disabled.": "disabled",
+    "Access to the purchase associated with this license has expired.": "expired",
+}
+
+
+def gumroad_message(err):
+    """Gumroad's own `message` (or `error`) in the JSON body of a failed request."""
+    try:
+        body = json.loads(err.body or "")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    message = body.get("message") or body.get("error")
+    return message if isinstance(message, str) else None
 
 
 class BatchRetry(Exception):
@@ -144,7 +167,43 @@ class GumroadSale(models.Model):
     gifter_email = fields.Char(readonly=True)
     subscription_gumroad_id = fields.Char(string="Subscription id", readonly=True)
     is_renewal = fields.Boolean(readonly=True)
-    license_key = fields.Char(readonly=True)
+    license_key = fields.Char(string="Licence key", readonly=True)
+    license_status = fields.Selection(
+        [
+            ("unknown", "Not checked"),
+            ("active", "Active"),
+            ("disabled", "Disabled"),
+            ("expired", "Access expired"),
+        ],
+        string="Licence status",
+        readonly=True,
+        help="As Gumroad last reported it: in the sale (import) or through Verify "
+        "licence. Access expired: the membership behind the licence has ended.",
+    )
+    license_uses = fields.Integer(
+        string="Licence uses",
+        readonly=True,
+        aggregator=None,
+        help="How many times the buyer's software has verified the key with Gumroad. "
+        "Verify licence does not count as a use.",
+    )
+    license_checked_at = fields.Datetime(string="Licence checked at", readonly=True)
+    license_error = fields.Text(
+        string="Licence error",
+        readonly=True,
+        copy=False,
+        help="Why the connector could not disable the licence after a refund or a "
+        "dispute; Disable licence tries again.",
+    )
+    license_refund_handled = fields.Boolean(
+        string="Licence refund rule applied",
+        readonly=True,
+        copy=False,
+        help="The connector's 'disable the licence' option has been applied to this "
+        "refunded or disputed sale (or someone disabled or enabled the licence by "
+        "hand since): it is never applied again, so a licence enabled again stays "
+        "enabled.",
+    )
     variants = fields.Char(readonly=True)
     offer_code = fields.Char(readonly=True)
     raw_json = fields.Json(string="Gumroad data", readonly=True)
@@ -255,6 +314,205 @@ class GumroadSale(models.Model):
             "domain": [("gumroad_sale_id", "=", self.id)],
         }
 
+    def action_verify_license(self):
+        """Ask Gumroad for the licence's status and uses, without counting a use."""
+        self.ensure_one()
+        client = self._license_client()
+        try:
+            answer = client.verify_license(
+                self.gumroad_product_id, self.license_key, increment_uses_count=False
+            )
+        except GumroadError as err:
+            message = gumroad_message(err)
+            status = LICENSE_VERIFY_STATES.get(message)
+            if not isinstance(err, NotFoundError) or not status:
+                raise UserError(
+                    self.env._(
+                        "Gumroad could not verify the licence of sale %(ref)s: "
+                        "%(reason)s",
+                        ref=self.display_ref,
+                        reason=str(err),
+                    )
+                ) from err
+            # Gumroad refuses the key: that is the answer, not a failure.
+            self.write(self._license_answer_vals(status))
+            return self.account_id._notify(
+                self.env._("Gumroad: %(message)s", message=message), "warning"
+            )
+        self.write(self._license_answer_vals("active", answer))
+        return self.account_id._notify(
+            self.env._(
+                "The licence is active in Gumroad; it has been used %(uses)s times.",
+                uses=self.license_uses,
+            ),
+            "success",
+        )
+
+    def action_disable_license(self):
+        """Disable the licence key in Gumroad: the buyer's software stops accepting
+        it."""
+        self.ensure_one()
+        client = self._license_client()
+        try:
+            answer = client.disable_license(self.gumroad_product_id, self.license_key)
+        except GumroadError as err:
+            raise UserError(
+                self.env._(
+                    "Gumroad did not disable the licence of sale %(ref)s: %(reason)s",
+                    ref=self.display_ref,
+                    reason=str(err),
+                )
+            ) from err
+        self._license_changed_by_hand("disabled", answer)
+        message = self.env._("Licence disabled in Gumroad.")
+        self._log_license_note(message)
+        return self.account_id._notify(message, "success")
+
+    def action_enable_license(self):
+        """Enable the licence key in Gumroad again."""
+        self.ensure_one()
+        client = self._license_client()
+        try:
+            answer = client.enable_license(self.gumroad_product_id, self.license_key)
+        except GumroadError as err:
+            raise UserError(
+                self.env._(
+                    "Gumroad did not enable the licence of sale %(ref)s: %(reason)s",
+                    ref=self.display_ref,
+                    reason=str(err),
+                )
+            ) from err
+        self._license_changed_by_hand("active", answer)
+        message = self.env._("Licence enabled in Gumroad.")
+        self._log_license_note(message)
+        return self.account_id._notify(message, "success")
+
+    # === BUSINESS METHODS: licences === #
+
+    def _license_client(self):
+        """The connector's client, once the user may change this sale.
+
+        The access check comes first: Gumroad's side cannot be rolled back when the
+        write fails afterwards.
+        """
+        self.ensure_one()
+        if not self.license_key:
+            raise UserError(
+                self.env._("Sale %(ref)s has no licence key.", ref=self.display_ref)
+            )
+        self.check_access("write")
+        return self.account_id._gumroad_client()
+
+    def _license_answer_vals(self, status, answer=None):
+        """Values recording Gumroad's answer about the licence of this sale."""
+        self.ensure_one()
+        vals = {"license_status": status, "license_checked_at": fields.Datetime.now()}
+        uses = (answer or {}).get("uses")
+        if isinstance(uses, int) and not isinstance(uses, bool):
+            vals["license_uses"] = uses
+        if status == "disabled" and self._license_refund_rule_applies():
+            # What the option wanted is done, however it happened.
+            vals.update(license_refund_handled=True, license_error=False)
+        return vals
+
+    def _license_changed_by_hand(self, status, answer):
+        vals = self._license_answer_vals(status, answer)
+        if self._license_refund_rule_applies():
+            # A person decided after the refund or dispute: the option must not undo
+            # it at the next import.
+            vals.update(license_refund_handled=True, license_error=False)
+        self.write(vals)
+
+    def _log_license_note(self, message):
+        """Keep a trace on the invoice: the sale itself has no chatter."""
+        if self.invoice_id:
+            self.invoice_id._message_log(
+                body=self.env._(
+                    "%(ref)s: %(message)s", ref=self.display_ref, message=message
+                )
+            )
+
+    def _license_refund_rule_applies(self):
+        """Whether the connector's "disable the licence" option concerns this sale:
+        it has a licence and is fully refunded or charged back (dispute not won).
+        """
+        self.ensure_one()
+        if not self.license_key:
+            return False
+        if self.refund_state != "full" and self.dispute_state != "open":
+            return False
+        # A membership's charges share one licence: a refunded charge of a running
+        # membership must not lock the subscriber out. Once it has ended, it applies.
+        return not self.subscription_gumroad_id or (
+            (self.raw_json or {}).get("dead") is True
+        )
+
+    def _disable_licenses_on_refund(self, account):
+        """Apply the connector's "disable the licence" option to these booked sales.
+
+        Each licence is disabled once: a sale whose licence Gumroad already shows as
+        disabled, or that someone handled by hand, is only marked. A failure never
+        raises (the booking stands); it is recorded on the sale for "Disable licence"
+        to retry, and an error about the token rather than the licence ends the run.
+        """
+        if not account.disable_license_on_refund:
+            return
+        due = self.filtered(
+            lambda s: not s.license_refund_handled and s._license_refund_rule_applies()
+        )
+        if not due:
+            return
+        already = due.filtered(lambda s: s.license_status == "disabled")
+        already.write({"license_refund_handled": True, "license_error": False})
+        due -= already
+        if not due:
+            return
+        try:
+            client = account._gumroad_client()
+        except UserError as err:
+            due._record_license_failure(str(err))
+            return
+        for index, sale in enumerate(due):
+            try:
+                answer = client.disable_license(
+                    sale.gumroad_product_id, sale.license_key
+                )
+            except GumroadError as err:
+                _logger.warning(
+                    "Gumroad sale %s: licence not disabled after refund: %s",
+                    sale.gumroad_id,
+                    err,
+                )
+                if isinstance(err, NotFoundError | InvalidRequestError):
+                    sale._record_license_failure(str(err))
+                    continue
+                # The token, the rate limit or the network: the next ones would fail
+                # the same way.
+                due[index:]._record_license_failure(str(err))
+                return
+            sale.write(sale._license_answer_vals("disabled", answer))
+            sale._log_license_note(
+                self.env._(
+                    "Licence disabled in Gumroad because the sale was %(event)s.",
+                    event=sale._license_refund_event(),
+                )
+            )
+
+    def _license_refund_event(self):
+        self.ensure_one()
+        if self.refund_state == "full":
+            return self.env._("fully refunded")
+        return self.env._("disputed (chargeback)")
+
+    def _record_license_failure(self, reason):
+        for sale in self:
+            sale.license_error = self.env._(
+                "The licence was not disabled although the sale was %(event)s; "
+                "press Disable licence to try again. %(reason)s",
+                event=sale._license_refund_event(),
+                reason=reason,
+            )
+
     # === BUSINESS METHODS: import === #
 
     @api.model
@@ -295,6 +553,10 @@ class GumroadSale(models.Model):
             if buffer:
                 self._book_batch_committed(account, buffer, counts)
         except GumroadError as err:
+            if buffer:
+                # The pages read before the failure are whole: book them, so a run
+                # that keeps failing still moves forward.
+                self._book_batch_committed(account, buffer, counts)
             message = self.env._(
                 "Import stopped after %(read)s sales: %(reason)s Booked sales are "
                 "kept; run the import again to finish.",
@@ -555,6 +817,10 @@ class GumroadSale(models.Model):
             return counts
 
         self._book_items_isolating_failures(account, to_book)
+        # Once the moves are written: Gumroad's answer never changes what was booked.
+        self.browse([item[0].id for item in to_book])._disable_licenses_on_refund(
+            account
+        )
         for row, _sale, _payload, target in to_book:
             if row.state == "error":
                 counts["failed"] += 1
@@ -738,13 +1004,38 @@ class GumroadSale(models.Model):
             "gifter_email": sale.gifter_email,
             "subscription_gumroad_id": sale.subscription_id,
             "is_renewal": sale.is_recurring_charge,
-            "license_key": sale.license_key,
             "variants": ", ".join(f"{k}: {v}" for k, v in sale.variants.items())
             or False,
             "offer_code": sale.offer_code,
             "raw_json": payload,
             "sync_date": fields.Datetime.now(),
+            **self._license_facts_vals(sale, payload),
         }
+
+    def _license_facts_vals(self, sale, payload):
+        """The licence as the sale payload shows it (purchase.rb:4939-4951).
+
+        A key once seen is kept when a later payload omits it, and a status is only
+        overwritten by one Gumroad states.
+        """
+        if not sale.license_key:
+            return {}
+        vals = {"license_key": sale.license_key}
+        disabled = payload.get("license_disabled")
+        if isinstance(disabled, bool):
+            if disabled:
+                vals["license_status"] = "disabled"
+            elif sale.subscription_id and payload.get("dead") is True:
+                # What verify answers for a membership that has ended.
+                vals["license_status"] = "expired"
+            else:
+                vals["license_status"] = "active"
+        elif not self.license_status:
+            vals["license_status"] = "unknown"
+        uses = payload.get("license_uses")
+        if isinstance(uses, int) and not isinstance(uses, bool):
+            vals["license_uses"] = uses
+        return vals
 
     @api.model
     def _line_label(self, sale):

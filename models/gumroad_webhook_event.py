@@ -73,7 +73,9 @@ class GumroadWebhookEvent(models.Model):
 
     @api.depends("raw_body")
     def _compute_body(self):
-        for event in self:
+        # The web client reads with bin_size=True, under which raw_body is its size
+        # ("1.2 Kb"), not its content.
+        for event in self.with_context(bin_size=False):
             raw = base64.b64decode(event.raw_body) if event.raw_body else b""
             event.body = raw.decode("utf-8", errors="replace")
 
@@ -191,8 +193,10 @@ class GumroadWebhookEvent(models.Model):
                 raise UserError(
                     self.sale_id.error_message or self.env._("Booking failed.")
                 )
+            # A dict argument would be formatted as the list of its keys.
+            booked = ", ".join(f"{n} {key}" for key, n in counts.items() if n)
             return "done", self.env._(
-                "Sale re-read from Gumroad and booked: %(c)s", c=dict(counts)
+                "Sale re-read from Gumroad and booked: %(c)s", c=booked
             )
         if ping.resource_name in SUBSCRIPTION_RESOURCES:
             subscription = self.env["gumroad.subscription"]._apply_ping(account, ping)

@@ -5,3 +5,5 @@ from . import test_webhook
 from . import test_realtime_sync
 from . import test_background_import
 from . import test_security
+from . import test_tours
+from . import test_license

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..gumroad.sandbox import reliability
 from .common import GumroadCommon
 
 
@@ -47,6 +48,12 @@ class TestGumroadAccount(GumroadCommon):
             account.read(["access_token_cipher"])
         with self.assertRaises(AccessError):
             account.read(["webhook_secret"])
+        reliability.record(
+            "secret_groups",
+            "a Gumroad / User writes the token, reads the ciphertext and the webhook "
+            "secret",
+            "each refused with an access error; the record unchanged",
+        )
 
     def test_missing_key_gives_a_message_saying_how_to_set_one(self):
         with (

@@ -1,6 +1,7 @@
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..gumroad.sandbox import reliability
 from .common import FORM, GumroadWebhookCommon
 
 
@@ -64,6 +65,11 @@ class TestWebhook(GumroadWebhookCommon):
         )
         self.assertEqual(response.status_code, 404)
         self.assertFalse(self.events.search([]))
+        reliability.record(
+            "webhook_wrong_secret",
+            "a real sale ping to a webhook URL with a wrong secret",
+            "404, nothing stored, nothing booked",
+        )
 
     def test_non_post_answers_405_and_big_bodies_413(self):
         self.assertEqual(self.url_open(self.url).status_code, 405)
@@ -109,6 +115,11 @@ class TestWebhook(GumroadWebhookCommon):
         self.assertIn("not in this Gumroad account", event.last_error)
         self.assertFalse(
             self.env["gumroad.sale"].search([("account_id", "=", self.account.id)])
+        )
+        reliability.record(
+            "webhook_forged_sale",
+            "a sale ping for a sale id the Gumroad account does not have",
+            "kept in error with the reason; nothing booked",
         )
 
     def test_error_event_replays_after_the_cause_is_fixed(self):

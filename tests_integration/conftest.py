@@ -10,6 +10,7 @@ tests are skipped.
 
 import os
 import shlex
+import time
 
 import pytest
 
@@ -75,3 +76,93 @@ def make_connector(env_factory):
         return account.id
 
     return make
+
+
+class Books:
+    """What the ledger holds for a connector, read with plain SQL on committed data."""
+
+    def __init__(self, env_factory):
+        self.env_factory = env_factory
+
+    def invoice_counts(self, account_id):
+        """{sale id: number of invoices referenced GR-<sale id>} for every sale row."""
+        env = self.env_factory()
+        env.cr.execute(
+            """SELECT s.gumroad_id,
+                      count(m.id) FILTER (WHERE m.move_type = 'out_invoice'
+                                            AND m.ref = 'GR-' || s.gumroad_id)
+                 FROM gumroad_sale s LEFT JOIN account_move m
+                      ON m.gumroad_sale_id = s.id
+                WHERE s.account_id = %s GROUP BY s.gumroad_id""",
+            [account_id],
+        )
+        return dict(env.cr.fetchall())
+
+    def net_cents(self, account_id):
+        """{sale id: posted invoices minus credit notes, in cents}."""
+        env = self.env_factory()
+        env.cr.execute(
+            """SELECT s.gumroad_id,
+                      coalesce(round(sum(CASE WHEN m.move_type = 'out_refund'
+                                              THEN -m.amount_total
+                                              ELSE m.amount_total END) * 100), 0)
+                 FROM gumroad_sale s LEFT JOIN account_move m
+                      ON m.gumroad_sale_id = s.id AND m.state = 'posted'
+                WHERE s.account_id = %s GROUP BY s.gumroad_id""",
+            [account_id],
+        )
+        return {sale_id: int(net) for sale_id, net in env.cr.fetchall()}
+
+    def check_booked_once(self, sandbox, account_id):
+        """Assert every sandbox sale has one row, one invoice when paid, and the net
+        Gumroad says; return the number of paid sales.
+        """
+        sale_ids = [s["id"] for s in sandbox.sales]
+        counts = self.invoice_counts(account_id)
+        assert set(counts) == set(sale_ids), "every sale recorded, none missing"
+        duplicated = {sale_id: n for sale_id, n in counts.items() if n > 1}
+        assert not duplicated, f"sales booked more than once: {duplicated}"
+        paid = {s["id"] for s in sandbox.sales if s["price"] > 0}
+        assert {sale_id for sale_id, n in counts.items() if n == 1} == paid
+        nets = self.net_cents(account_id)
+        wrong = {
+            i: (nets[i], sandbox.sale_net_usd_cents(i))
+            for i in sale_ids
+            if nets[i] != sandbox.sale_net_usd_cents(i)
+        }
+        assert not wrong, f"net differs from Gumroad's (booked, gumroad): {wrong}"
+        return len(paid)
+
+    def run_with_retry(self, work, attempts=8):
+        """Run work(env) in its own transaction, retried on a serialization conflict
+        as Odoo's request and cron runners do.
+        """
+        import psycopg2.errors
+
+        from odoo.addons.gumroad_connector.models.gumroad_sale import (
+            CONCURRENCY_ERRORS,
+        )
+
+        retryable = (
+            psycopg2.errors.SerializationFailure,
+            psycopg2.errors.DeadlockDetected,
+            psycopg2.errors.UniqueViolation,
+            *CONCURRENCY_ERRORS,
+        )
+        for attempt in range(attempts):
+            env = self.env_factory()
+            try:
+                result = work(env)
+                env.cr.commit()
+                return result
+            except retryable:
+                env.cr.rollback()
+                time.sleep(0.05 * (attempt + 1))
+            finally:
+                env.cr.close()
+        raise AssertionError("work kept conflicting")
+
+
+@pytest.fixture
+def books(env_factory):
+    return Books(env_factory)

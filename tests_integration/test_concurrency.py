@@ -11,63 +11,13 @@ import threading
 import time
 import traceback
 
-import psycopg2.errors
 import pytest
 
-from gumroad.sandbox import SandboxServer
-
-RETRYABLE = (
-    psycopg2.errors.SerializationFailure,
-    psycopg2.errors.DeadlockDetected,
-    psycopg2.errors.UniqueViolation,
-)
-
-
-def invoice_counts(env, account_id):
-    env.cr.execute(
-        """SELECT s.gumroad_id, count(m.id) FILTER (WHERE m.move_type = 'out_invoice'
-                                                  AND m.ref = 'GR-' || s.gumroad_id)
-             FROM gumroad_sale s LEFT JOIN account_move m ON m.gumroad_sale_id = s.id
-            WHERE s.account_id = %s GROUP BY s.gumroad_id""",
-        [account_id],
-    )
-    return dict(env.cr.fetchall())
-
-
-def booked_net_cents(env, account_id):
-    env.cr.execute(
-        """SELECT s.gumroad_id,
-                  coalesce(round(sum(CASE WHEN m.move_type = 'out_refund'
-                                          THEN -m.amount_total
-                                          ELSE m.amount_total END) * 100), 0)
-             FROM gumroad_sale s LEFT JOIN account_move m
-                  ON m.gumroad_sale_id = s.id AND m.state = 'posted'
-            WHERE s.account_id = %s GROUP BY s.gumroad_id""",
-        [account_id],
-    )
-    return {sale_id: int(net) for sale_id, net in env.cr.fetchall()}
-
-
-def run_with_retry(env_factory, work, attempts=8):
-    """Run work(env) in its own transaction, as Odoo's request/cron retry does."""
-    from odoo.addons.gumroad_connector.models.gumroad_sale import CONCURRENCY_ERRORS
-
-    for attempt in range(attempts):
-        env = env_factory()
-        try:
-            result = work(env)
-            env.cr.commit()
-            return result
-        except (*RETRYABLE, *CONCURRENCY_ERRORS):
-            env.cr.rollback()
-            time.sleep(0.05 * (attempt + 1))
-        finally:
-            env.cr.close()
-    raise AssertionError("work kept conflicting")
+from gumroad.sandbox import SandboxServer, reliability
 
 
 def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
-    env_factory, make_connector
+    env_factory, make_connector, books
 ):
     with SandboxServer(sales=200, seed=21, allow_loopback_post_urls=True) as sandbox:
         sandbox.faults.latency_seconds = 0.002  # let the racers interleave
@@ -97,7 +47,7 @@ def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
                         )
                         event._process()
 
-                    run_with_retry(env_factory, work)
+                    books.run_with_retry(work)
             except Exception:  # noqa: BLE001 - reported below
                 errors.append(traceback.format_exc())
 
@@ -116,24 +66,13 @@ def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
             print(error)
         assert not errors, f"{len(errors)} racer(s) failed (tracebacks above)"
 
-        env = env_factory()
-        counts = invoice_counts(env, account_id)
-        assert set(counts) == set(sale_ids), "every sale recorded once"
-        paid = {s["id"] for s in sandbox.sales if s["price"] > 0}
-        duplicated = {sale_id: n for sale_id, n in counts.items() if n > 1}
-        assert not duplicated, f"sales booked more than once: {duplicated}"
-        assert {sale_id for sale_id, n in counts.items() if n == 1} == paid
-        nets = booked_net_cents(env, account_id)
-        wrong = {
-            i: (nets[i], sandbox.sale_net_usd_cents(i))
-            for i in sale_ids
-            if nets[i] != sandbox.sale_net_usd_cents(i)
-        }
-        assert not wrong, f"net differs from Gumroad's (booked, gumroad): {wrong}"
-        print(
-            "\nrace: 2 overlapping imports + 80 duplicate sale pings -> "
-            f"{len(paid)} invoices for {len(paid)} paid sales, 0 duplicates, "
-            "nets equal to the cent"
+        paid = books.check_booked_once(sandbox, account_id)
+        reliability.record(
+            "race",
+            f"2 overlapping imports of {len(sale_ids)} sales and 80 duplicate sale "
+            "pings, in separate transactions at once",
+            f"{paid} invoices for {paid} paid sales, 0 duplicates, nets equal to the "
+            "cent",
         )
 
 
@@ -141,7 +80,7 @@ def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
     not os.environ.get("GUMROAD_ODOO_CMD"), reason="needs GUMROAD_ODOO_CMD"
 )
 def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
-    env_factory, make_connector
+    env_factory, make_connector, books
 ):
     with SandboxServer(sales=1000, seed=22) as sandbox:
         sandbox.faults.latency_seconds = 0.01  # slow enough to kill it half-way
@@ -198,15 +137,14 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
                 account, "2000-01-01", "2100-01-01"
             )
 
-        counts = run_with_retry(env_factory, resume)
-        env = env_factory()
-        per_sale = invoice_counts(env, account_id)
-        assert len(per_sale) == len(sandbox.sales), "no gap"
-        assert max(per_sale.values()) == 1, "no duplicate"
+        counts = books.run_with_retry(resume)
+        books.check_booked_once(sandbox, account_id)
         # Each committed batch holds its sales and their moves: nothing of it is redone.
         assert counts["unchanged"] >= booked_before_kill
-        print(
-            f"\ncrash: killed after {booked_before_kill} sales committed; "
-            f"the next run read {counts['read']}, booked {counts['new']}, "
-            f"found {counts['unchanged']} unchanged"
+        reliability.record(
+            "crash",
+            f"an import of {len(sandbox.sales)} sales in an Odoo process SIGKILLed "
+            f"after {booked_before_kill} were committed",
+            f"the next run read {counts['read']}, booked {counts['new']}, found "
+            f"{counts['unchanged']} done; no gap, no duplicate, nets to the cent",
         )

@@ -62,6 +62,8 @@ class GumroadSaleImport(models.TransientModel):
     def _reopen(self):
         return {
             "type": "ir.actions.act_window",
+            # Without a name the reopened dialog is titled "Odoo".
+            "name": self.env._("Import Gumroad sales"),
             "res_model": self._name,
             "res_id": self.id,
             "view_mode": "form",

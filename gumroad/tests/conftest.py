@@ -1,11 +1,48 @@
 """Shared fixtures: Gumroad sandboxes on free loopback ports and a ping receiver."""
 
+import re
 import threading
+from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gumroad.sandbox import SandboxServer
+from gumroad.sandbox import SandboxServer, reliability
+
+# The fuzz tests of each parser make one row of the reliability report: what the
+# `test_fuzz_*` functions of the module threw at it, and what held.
+FUZZ_CASES = {
+    "test_sales.py": (
+        "fuzz_sale",
+        "only MalformedPayloadError raised; refunds stay within the price",
+    ),
+    "test_pings.py": ("fuzz_ping", "only MalformedPayloadError raised"),
+    "test_money.py": (
+        "fuzz_amount",
+        "only MalformedPayloadError raised; formatted amounts read back exactly",
+    ),
+}
+_fuzz_results = defaultdict(list)  # case -> [(passed, what it tried)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    case = FUZZ_CASES.get(item.path.name, (None,))[0]
+    is_fuzz = case and item.name.startswith("test_fuzz_")
+    if is_fuzz and (report.when == "call" or report.failed):
+        max_examples = item.obj._hypothesis_internal_use_settings.max_examples
+        what = re.sub(r"^test_fuzz_(parse_\w+?_on_)?", "", item.name)
+        _fuzz_results[case].append((report.passed, f"{max_examples} {what}"))
+    return report
+
+
+def pytest_sessionfinish(session):
+    for case, held in FUZZ_CASES.values():
+        results = _fuzz_results.get(case)
+        if results and all(passed for passed, _what in results):
+            tried = "; ".join(what.replace("_", " ") for _passed, what in results)
+            reliability.record(case, f"examples: {tried}", held)
 
 
 @pytest.fixture

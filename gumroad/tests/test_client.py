@@ -1037,3 +1037,34 @@ def test_sandbox_every_sale_parses_and_matches_its_truth(make_sandbox):
     for payload in client.iter_sales():
         sale = parse_sale(payload)
         assert sale_target(sale).net_amount * 100 == sandbox.sale_net_usd_cents(sale.id)
+
+
+def test_a_page_still_failing_after_its_retries_is_read_again_from_where_it_stopped(
+    make_sandbox,
+):
+    sandbox = make_sandbox(sales=25)
+    pauses = []
+
+    def sleep(seconds):
+        pauses.append(seconds)
+        if seconds >= 15:  # the pause before reading the page again: Gumroad is back
+            sandbox.faults.reset()
+
+    client = GumroadClient(sandbox.token, sandbox.base_url, sleep=sleep, page_resumes=2)
+    pages = client.iter_sale_pages()
+    first = next(pages)
+    sandbox.faults.configure(server_error_every=1)
+    rest = [sale for page in pages for sale in page]
+    ids = [sale["id"] for sale in first + rest]
+    assert len(ids) == len(set(ids)) == 25, "no page lost or read twice"
+    assert pauses == [1, 2, 4, 15]
+
+
+def test_without_page_resumes_a_page_failing_after_its_retries_raises(make_sandbox):
+    sandbox = make_sandbox(sales=25)
+    client, _sleep = sandbox_client(sandbox)
+    pages = client.iter_sale_pages()
+    next(pages)
+    sandbox.faults.configure(server_error_every=1)
+    with pytest.raises(ServerError, match="after 3 retries"):
+        next(pages)
