@@ -351,43 +351,42 @@ class GumroadSale(models.Model):
     def action_disable_license(self):
         """Disable the licence key in Gumroad: the buyer's software stops accepting
         it."""
-        self.ensure_one()
-        client = self._license_client()
-        try:
-            answer = client.disable_license(self.gumroad_product_id, self.license_key)
-        except GumroadError as err:
-            raise UserError(
-                self.env._(
-                    "Gumroad did not disable the licence of sale %(ref)s: %(reason)s",
-                    ref=self.display_ref,
-                    reason=str(err),
-                )
-            ) from err
-        self._license_changed_by_hand("disabled", answer)
-        message = self.env._("Licence disabled in Gumroad.")
-        self._log_license_note(message)
-        return self.account_id._notify(message, "success")
+        return self._set_license_in_gumroad(enable=False)
 
     def action_enable_license(self):
         """Enable the licence key in Gumroad again."""
+        return self._set_license_in_gumroad(enable=True)
+
+    # === BUSINESS METHODS: licences === #
+
+    def _set_license_in_gumroad(self, enable):
+        """PUT /licenses/enable or /disable for this sale, then record and log it."""
         self.ensure_one()
         client = self._license_client()
+        call = client.enable_license if enable else client.disable_license
         try:
-            answer = client.enable_license(self.gumroad_product_id, self.license_key)
+            answer = call(self.gumroad_product_id, self.license_key)
         except GumroadError as err:
-            raise UserError(
-                self.env._(
+            if enable:
+                failure = self.env._(
                     "Gumroad did not enable the licence of sale %(ref)s: %(reason)s",
                     ref=self.display_ref,
                     reason=str(err),
                 )
-            ) from err
-        self._license_changed_by_hand("active", answer)
-        message = self.env._("Licence enabled in Gumroad.")
+            else:
+                failure = self.env._(
+                    "Gumroad did not disable the licence of sale %(ref)s: %(reason)s",
+                    ref=self.display_ref,
+                    reason=str(err),
+                )
+            raise UserError(failure) from err
+        self._license_changed_by_hand("active" if enable else "disabled", answer)
+        if enable:
+            message = self.env._("Licence enabled in Gumroad.")
+        else:
+            message = self.env._("Licence disabled in Gumroad.")
         self._log_license_note(message)
         return self.account_id._notify(message, "success")
-
-    # === BUSINESS METHODS: licences === #
 
     def _license_client(self):
         """The connector's client, once the user may change this sale.

@@ -156,3 +156,8 @@ class GumroadWebhookCommon(GumroadCommon, HttpCase):
         super().setUp()
         self.url = f"/gumroad/webhook/{self.account.webhook_secret}"
         self.events = self.env["gumroad.webhook.event"]
+
+    def process_events(self):
+        """Run the ping-processing cron once, without committing."""
+        with self.cron_progress():
+            self.events._cron_process_events()

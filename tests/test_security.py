@@ -132,8 +132,7 @@ class TestSecurity(GumroadWebhookCommon):
                 self.url, data=body, headers=headers, method="POST"
             )
             self.assertEqual(response.status_code, 200, body[:40])
-        with self.cron_progress():
-            self.events._cron_process_events()
+        self.process_events()
         events = self.events.search([])
         self.assertEqual(
             len(events), len(bodies), "nothing that came with the secret is lost"
@@ -253,7 +252,3 @@ class TestSecurity(GumroadWebhookCommon):
             "kept as received and in error; then booked from Gumroad's own data, no "
             "hostile text on the invoice",
         )
-
-    def process_events(self):
-        with self.cron_progress():
-            self.events._cron_process_events()

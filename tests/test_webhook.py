@@ -11,10 +11,6 @@ class TestWebhook(GumroadWebhookCommon):
         headers = FORM if headers is None else headers
         return self.url_open(url or self.url, data=body, headers=headers)
 
-    def process(self):
-        with self.cron_progress():
-            self.events._cron_process_events()
-
     def paid_sale(self):
         return self.sandbox_sale(
             lambda s: self.untouched(s) and not s["is_gift_sender_purchase"]
@@ -29,7 +25,7 @@ class TestWebhook(GumroadWebhookCommon):
         self.assertEqual(event.state, "pending")
         self.assertEqual(event.resource_name, "sale")
         self.assertEqual(event.sale_gumroad_id, sale["id"])
-        self.process()
+        self.process_events()
         self.assertEqual(event.state, "done")
         record = self.record(sale["id"])
         self.assertEqual(record.state, "invoiced")
@@ -40,7 +36,7 @@ class TestWebhook(GumroadWebhookCommon):
         body = self.sandbox.ping_body("sale", sale_id=sale["id"])
         for _ in range(3):
             self.assertEqual(self.post(body).status_code, 200)
-        self.process()
+        self.process_events()
         self.assertEqual(self.events.search_count([("state", "=", "done")]), 3)
         self.assertEqual(len(self.record(sale["id"]).move_ids), 1)
 
@@ -50,7 +46,7 @@ class TestWebhook(GumroadWebhookCommon):
         for _ in range(2):
             self.sandbox.refund(sale["id"], amount_cents=sale["price"] // 4)
             self.post(self.sandbox.ping_body("refund", sale_id=sale["id"]))
-            self.process()
+            self.process_events()
             record = self.record(sale["id"])
             self.assertEqual(
                 self.booked_net(record),
@@ -80,7 +76,7 @@ class TestWebhook(GumroadWebhookCommon):
     def test_test_pings_are_recorded_not_booked(self):
         sale = self.paid_sale()
         self.post(self.sandbox.ping_body("sale", sale_id=sale["id"], test=True))
-        self.process()
+        self.process_events()
         event = self.events.search([])
         self.assertEqual(event.state, "ignored")
         self.assertTrue(event.is_test)
@@ -109,7 +105,7 @@ class TestWebhook(GumroadWebhookCommon):
             b"sale_id=", b"sale_id=FORGED"
         )
         self.post(body)
-        self.process()
+        self.process_events()
         event = self.events.search([])
         self.assertEqual(event.state, "error")
         self.assertIn("not in this Gumroad account", event.last_error)
@@ -130,13 +126,13 @@ class TestWebhook(GumroadWebhookCommon):
             self.no_sleep(),
             mute_logger("odoo.addons.gumroad_connector.gumroad.client"),
         ):
-            self.process()
+            self.process_events()
         event = self.events.search([])
         self.assertEqual(event.state, "error")
         self.assertIn("unavailable", event.last_error)
         self.sandbox.faults.reset()
         event.action_replay()
-        self.process()
+        self.process_events()
         self.assertEqual(event.state, "done")
         self.assertEqual(event.attempts, 2)
         self.assertEqual(self.record(sale["id"]).state, "invoiced")
@@ -148,7 +144,7 @@ class TestWebhook(GumroadWebhookCommon):
         self.post(
             self.sandbox.ping_body("cancellation", subscription_id=subscription_id)
         )
-        self.process()
+        self.process_events()
         subscription = self.env["gumroad.subscription"].search(
             [("gumroad_id", "=", subscription_id)]
         )
@@ -162,7 +158,7 @@ class TestWebhook(GumroadWebhookCommon):
                 "subscription_ended", subscription_id=subscription_id
             )
         )
-        self.process()
+        self.process_events()
         self.assertEqual(subscription.status, "ended")
         self.assertTrue(subscription.ended_at)
 
@@ -189,19 +185,19 @@ class TestWebhook(GumroadWebhookCommon):
     def test_every_ping_kind_through_the_route_books_right(self):
         sale = self.paid_sale()
         self.post(self.sandbox.ping_body("sale", sale_id=sale["id"]))
-        self.process()
+        self.process_events()
         record = self.record(sale["id"])
         self.assertEqual(record.state, "invoiced")
 
         self.sandbox.dispute(sale["id"])
         self.post(self.sandbox.ping_body("dispute", sale_id=sale["id"]))
-        self.process()
+        self.process_events()
         self.assertEqual(record.dispute_state, "open")
         self.assertEqual(self.booked_net(record), 0.0)
 
         self.sandbox.win_dispute(sale["id"])
         self.post(self.sandbox.ping_body("dispute_won", sale_id=sale["id"]))
-        self.process()
+        self.process_events()
         self.assertEqual(record.dispute_state, "won")
         self.assertAlmostEqual(self.booked_net(record), sale["price"] / 100)
 
@@ -217,7 +213,7 @@ class TestWebhook(GumroadWebhookCommon):
         self.sandbox.change_plan(subscription_id, tier=other_tier)
         body = self.sandbox.ping_body
         self.post(body("subscription_updated", subscription_id=subscription_id))
-        self.process()
+        self.process_events()
         subscription = self.env["gumroad.subscription"].search(
             [("gumroad_id", "=", subscription_id)]
         )
@@ -227,7 +223,7 @@ class TestWebhook(GumroadWebhookCommon):
         self.sandbox.cancel_subscription(subscription_id)
         self.sandbox.restart_subscription(subscription_id)
         self.post(body("subscription_restarted", subscription_id=subscription_id))
-        self.process()
+        self.process_events()
         self.assertEqual(subscription.status, "restarted")
         self.assertTrue(subscription.restarted_at)
         states = set(self.events.search([]).mapped("state"))
