@@ -51,3 +51,15 @@ SALES_WINDOW_MIN_DAYS = 7
 # Times a list page that failed after all its retries is read again before an import
 # stops (see GumroadClient.page_resumes).
 PAGE_RESUMES = 2
+
+# How a connector books its sales (see readme/USAGE.md, "Accounting modes").
+ACCOUNTING_MODES = [
+    ("invoices", "Per-buyer invoices"),
+    ("gumroad_customer", "Gumroad as customer (self-billing per payout)"),
+    ("entries", "Journal entries only"),
+]
+
+# A bank statement line matches a payout when its date is this many days around the
+# day the payout left Gumroad (banks take a few days).
+PAYOUT_MATCH_DAYS_BEFORE = 3
+PAYOUT_MATCH_DAYS_AFTER = 10

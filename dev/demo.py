@@ -24,7 +24,15 @@ STATE_DIR = odoo_env.ADDON_DIR / ".demo"
 SANDBOX_PORT = 8765
 
 SHELL_SCRIPT = r"""
+import json
 import sys
+import urllib.request
+
+def BALANCE_CENTS():
+    url = "http://127.0.0.1:%d/_sandbox/balance" % SANDBOX_PORT
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)["balance_cents"]
+
 from datetime import date, timedelta
 account_model = env["gumroad.account"]
 account = account_model.search([("name", "=", "Gumroad sandbox")], limit=1)
@@ -54,6 +62,10 @@ counts = env["gumroad.sale"].with_context(gumroad_progress=progress)._import_ran
 print()
 print(account._format_counts(counts), flush=True)
 env.cr.commit()
+payouts = env["gumroad.payout"]._sync_payouts(account)
+env.cr.commit()
+print("Payouts: %d booked; Gumroad balance %.2f USD (the sandbox says %.2f)" % (
+    len(payouts), account._balance_amount(), BALANCE_CENTS() / 100), flush=True)
 """
 
 
@@ -175,7 +187,7 @@ def main():
     print("Connecting to the sandbox and importing ...", flush=True)
     script = (
         f"BASE_URL = 'http://127.0.0.1:{SANDBOX_PORT}/v2'\nTOKEN = 'sandbox-token'\n"
-        f"HTTP_PORT = {args.port}\n" + SHELL_SCRIPT
+        f"HTTP_PORT = {args.port}\nSANDBOX_PORT = {SANDBOX_PORT}\n" + SHELL_SCRIPT
     )
     proc = subprocess.run(
         # Odoo's command line wants the subcommand first.
@@ -195,7 +207,7 @@ def main():
         "Invoicing > Customers > Invoices (filter 'From Gumroad'), "
         "and the connector under\n"
         "Invoicing > Configuration > Gumroad Accounts "
-        "(Import sales, Enable real-time sync).\n"
+        "(Dashboard, Import sales, Sync payouts, Enable real-time sync).\n"
         f"Sandbox: http://127.0.0.1:{SANDBOX_PORT}/v2 (token sandbox-token)."
     )
     if args.no_serve:

@@ -1,5 +1,6 @@
 from . import gumroad_account
 from . import gumroad_sale
+from . import gumroad_payout
 from . import gumroad_subscription
 from . import gumroad_webhook_event
 from . import account_move

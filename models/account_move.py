@@ -11,6 +11,21 @@ class AccountMove(models.Model):
         copy=False,
         readonly=True,
     )
+    gumroad_balance_sale_id = fields.Many2one(
+        "gumroad.sale",
+        string="Gumroad sale (balance)",
+        index="btree_not_null",
+        copy=False,
+        readonly=True,
+        help="The sale whose money this entry moves on the Gumroad balance.",
+    )
+    gumroad_payout_id = fields.Many2one(
+        "gumroad.payout",
+        string="Gumroad payout",
+        index="btree_not_null",
+        copy=False,
+        readonly=True,
+    )
     # Restricted like the sale itself: a licence key unlocks the product it was sold
     # with.
     gumroad_license_key = fields.Char(

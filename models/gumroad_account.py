@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Command
 from odoo.tools import config
 from odoo.tools.urls import urljoin
 
@@ -131,6 +132,102 @@ class GumroadAccount(models.Model):
         "res.partner",
         string="Fallback customer",
         help="Customer of sales whose buyer has no email address.",
+    )
+
+    # The Gumroad balance, fees and payouts.
+    accounting_mode = fields.Selection(
+        const.ACCOUNTING_MODES,
+        default="invoices",
+        required=True,
+        tracking=True,
+        help="Per-buyer invoices: one invoice per sale to the buyer, paid from the "
+        "Gumroad balance. Gumroad as customer: Gumroad is the merchant of record; "
+        "each sale's revenue is a journal entry and each payout a self-billing "
+        "invoice to Gumroad. Journal entries only: revenue, fees and payouts as "
+        "journal entries. Every mode books the same net per sale and the same "
+        "Gumroad balance; a sale keeps the mode it was first booked in.",
+    )
+    balance_journal_id = fields.Many2one(
+        "account.journal",
+        string="Gumroad balance journal",
+        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
+        check_company=True,
+        help="Bank-like journal of the money Gumroad holds for the seller (USD): "
+        "sales in, refunds, fees and payouts out. Created on the first booking.",
+    )
+    fee_account_id = fields.Many2one(
+        "account.account",
+        string="Gumroad fee account",
+        check_company=True,
+        help="Expense account of Gumroad's fees, booked with each sale. Created on "
+        "the first booking.",
+    )
+    payout_journal_id = fields.Many2one(
+        "account.journal",
+        string="Payout bank journal",
+        domain="[('type', '=', 'bank'), ('company_id', '=', company_id)]",
+        check_company=True,
+        help="The seller's bank journal receiving Gumroad's payouts: its statement "
+        "lines are matched with payouts. Default: the company's first bank journal.",
+    )
+    gumroad_partner_id = fields.Many2one(
+        "res.partner",
+        string="Gumroad partner",
+        help="The customer of self-billing invoices (Gumroad as customer).",
+    )
+    payout_ids = fields.One2many("gumroad.payout", "account_id")
+    payout_count = fields.Integer(compute="_compute_payout_count")
+
+    # Dashboard (USD, from what is booked).
+    dashboard_month_gross = fields.Monetary(
+        string="Gross sales (this month)",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    dashboard_month_refunds = fields.Monetary(
+        string="Refunds (this month)",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    dashboard_month_fees = fields.Monetary(
+        string="Fees (this month)",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    dashboard_month_net = fields.Monetary(
+        string="Net (this month)",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    dashboard_month_paid_out = fields.Monetary(
+        string="Paid out (this month)",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    dashboard_gross = fields.Monetary(
+        string="Gross sales",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    dashboard_refunds = fields.Monetary(
+        string="Refunds", currency_field="usd_currency_id", compute="_compute_dashboard"
+    )
+    dashboard_fees = fields.Monetary(
+        string="Fees", currency_field="usd_currency_id", compute="_compute_dashboard"
+    )
+    dashboard_net = fields.Monetary(
+        string="Net", currency_field="usd_currency_id", compute="_compute_dashboard"
+    )
+    dashboard_paid_out = fields.Monetary(
+        string="Paid out",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+    )
+    gumroad_balance = fields.Monetary(
+        string="Gumroad balance",
+        currency_field="usd_currency_id",
+        compute="_compute_dashboard",
+        help="What Gumroad owes the seller, from the Gumroad balance journal.",
     )
 
     # Sync settings and state.
@@ -260,6 +357,48 @@ class GumroadAccount(models.Model):
             account.sale_count = counts.get(account, 0)
             account.error_sale_count = errors.get(account, 0)
 
+    def _compute_payout_count(self):
+        counts = dict(
+            self.env["gumroad.payout"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.payout_count = counts.get(account, 0)
+
+    def _compute_dashboard(self):
+        month_start = fields.Date.context_today(self).replace(day=1)
+        money = ["money_collected:sum", "money_returned:sum", "money_fee:sum"]
+        for account in self:
+            # A connector being created (a form's NewId) has booked nothing yet.
+            account_id = account._origin.id or 0
+            figures = {}
+            for period, since in (("month", month_start), ("all", date.min)):
+                [(gross, refunds, fees)] = self.env["gumroad.sale"]._read_group(
+                    [("account_id", "=", account_id), ("sale_date", ">=", since)],
+                    [],
+                    money,
+                )
+                [(paid_out,)] = self.env["gumroad.payout"]._read_group(
+                    [("account_id", "=", account_id), ("payout_date", ">=", since)],
+                    [],
+                    ["amount:sum"],
+                )
+                figures[period] = (gross, refunds, fees, paid_out)
+            for prefix, period in (
+                ("dashboard_month_", "month"),
+                ("dashboard_", "all"),
+            ):
+                gross, refunds, fees, paid_out = figures[period]
+                account[f"{prefix}gross"] = gross
+                account[f"{prefix}refunds"] = refunds
+                account[f"{prefix}fees"] = fees
+                account[f"{prefix}net"] = gross - refunds - fees
+                account[f"{prefix}paid_out"] = paid_out
+            account.gumroad_balance = (
+                account._origin._balance_amount() if account_id else 0
+            )
+
     def _compute_product_count(self):
         counts = dict(
             self.env["product.template"]
@@ -374,6 +513,133 @@ class GumroadAccount(models.Model):
             # Looked up at each call, so a test can make the retry back-off free.
             sleep=lambda seconds: time.sleep(seconds),
         )
+
+    # === BUSINESS METHODS: the Gumroad balance === #
+
+    def _sales_journal(self):
+        self.ensure_one()
+        return self.journal_id or self.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", self.company_id.id)], limit=1
+        )
+
+    def _free_code(self, model, field, base, domain):
+        code, number = base, 1
+        while (
+            self.env[model].sudo().search_count([*domain, (field, "=", code)], limit=1)
+        ):
+            number += 1
+            code = f"{base}{number}"
+        return code
+
+    def _balance_journal(self):
+        """The connector's Gumroad balance journal (USD), created on first use."""
+        self.ensure_one()
+        if self.balance_journal_id:
+            return self.balance_journal_id
+        usd = self.env.ref("base.USD")
+        if not usd.active:
+            usd.sudo().active = True
+        company = self.company_id
+        journal = (
+            self.env["account.journal"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Gumroad balance (%(name)s)", name=self.name),
+                    "type": "bank",
+                    "code": self._free_code(
+                        "account.journal",
+                        "code",
+                        "GRB",
+                        [("company_id", "=", company.id)],
+                    ),
+                    "company_id": company.id,
+                    "currency_id": usd.id if company.currency_id != usd else False,
+                }
+            )
+        )
+        self.sudo().balance_journal_id = journal
+        return journal
+
+    def _fee_account(self):
+        """The expense account of Gumroad's fees, created on first use."""
+        self.ensure_one()
+        if self.fee_account_id:
+            return self.fee_account_id
+        company = self.company_id
+        account = (
+            self.env["account.account"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Gumroad fees"),
+                    "code": self._free_code(
+                        "account.account",
+                        "code",
+                        "GRFEE",
+                        [("company_ids", "in", company.id)],
+                    ),
+                    "account_type": "expense",
+                    "company_ids": [Command.link(company.id)],
+                }
+            )
+        )
+        self.sudo().fee_account_id = account
+        return account
+
+    def _gumroad_partner(self):
+        """Gumroad, Inc., the customer of self-billing invoices."""
+        self.ensure_one()
+        if self.gumroad_partner_id:
+            return self.gumroad_partner_id
+        partner = self.env["res.partner"].search(
+            [("name", "=", "Gumroad, Inc."), ("is_company", "=", True)], limit=1
+        ) or self.env["res.partner"].sudo().create(
+            {
+                "name": "Gumroad, Inc.",
+                "is_company": True,
+                "website": "https://gumroad.com",
+                "country_id": self.env.ref("base.us").id,
+            }
+        )
+        self.sudo().gumroad_partner_id = partner
+        return partner
+
+    def _payout_bank_journal(self):
+        self.ensure_one()
+        if self.payout_journal_id:
+            return self.payout_journal_id
+        balance_journals = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("balance_journal_id", "!=", False)])
+            .balance_journal_id
+        )
+        return self.env["account.journal"].search(
+            [
+                ("type", "=", "bank"),
+                ("company_id", "=", self.company_id.id),
+                ("id", "not in", balance_journals.ids),
+            ],
+            limit=1,
+        )
+
+    def _balance_amount(self):
+        """The Gumroad balance in USD: the balance journal's account, posted."""
+        self.ensure_one()
+        journal = self.balance_journal_id
+        if not journal:
+            return 0.0
+        [(amount,)] = self.env["account.move.line"]._read_group(
+            [
+                ("account_id", "=", journal.default_account_id.id),
+                ("parent_state", "=", "posted"),
+                ("company_id", "=", self.company_id.id),
+            ],
+            [],
+            ["amount_currency:sum"],
+        )
+        return amount
 
     def _set_error(self, message):
         self.ensure_one()
@@ -542,6 +808,76 @@ class GumroadAccount(models.Model):
         date_from, date_to = self._import_range(date_from, date_to)
         return self.env["gumroad.sale"]._import_range(self, date_from, date_to)
 
+    def action_sync_payouts(self):
+        """Record and book Gumroad's completed payouts, then match bank statements."""
+        self.ensure_one()
+        try:
+            payouts = self.env["gumroad.payout"]._sync_payouts(self)
+        except GumroadError as err:
+            raise UserError(
+                self.env._("Gumroad refused the payout sync: %(reason)s", reason=err)
+            ) from err
+        reconciled = (
+            self.env["gumroad.payout"]
+            .search([("account_id", "=", self.id), ("state", "=", "booked")])
+            ._reconcile_with_statements()
+        )
+        message = self.env._(
+            "Payouts: %(new)s new, %(reconciled)s matched with the bank statement.",
+            new=len(payouts),
+            reconciled=len(reconciled),
+        )
+        self.message_post(body=message)
+        return self._notify(message, "success")
+
+    def action_open_payouts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "gumroad_connector.gumroad_payout_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        return action
+
+    def action_open_sales_by_month(self):
+        action = self.action_open_sales()
+        action.update(
+            name=self.env._("Gumroad money by month"),
+            view_mode="graph,pivot,list,form",
+            views=[
+                (False, "graph"),
+                (False, "pivot"),
+                (False, "list"),
+                (False, "form"),
+            ],
+        )
+        action["context"] = {
+            **action["context"],
+            "graph_groupbys": ["sale_date:month"],
+            "pivot_row_groupby": ["sale_date:month"],
+            "pivot_measures": [
+                "money_collected",
+                "money_returned",
+                "money_fee",
+                "money_earnings",
+            ],
+            "graph_measure": "money_earnings",
+        }
+        return action
+
+    def action_open_balance_journal(self):
+        self.ensure_one()
+        journal = self._balance_journal()
+        return {
+            "type": "ir.actions.act_window",
+            "name": journal.display_name,
+            "res_model": "account.move.line",
+            "view_mode": "list,pivot",
+            "domain": [
+                ("account_id", "=", journal.default_account_id.id),
+                ("parent_state", "=", "posted"),
+            ],
+        }
+
     def action_open_sales(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -669,6 +1005,7 @@ class GumroadAccount(models.Model):
                     date_from, today - timedelta(days=account.refund_lookback_days)
                 )
             account._import_range_safely(date_from, date_to, rescan=True)
+            self.env["gumroad.payout"]._cron_sync_payouts(account)
             if not cron._commit_progress(1, remaining=len(accounts) - index - 1):
                 break
 

@@ -25,6 +25,7 @@ from ..gumroad import (
     plan_adjustments,
     sale_target,
 )
+from ..gumroad.balance import SaleMoney, plan_money, sale_money
 
 _logger = logging.getLogger(__name__)
 
@@ -243,6 +244,54 @@ class GumroadSale(models.Model):
         help="What the seller keeps for this sale according to Gumroad, as booked.",
     )
 
+    # The Gumroad balance: what the sale moved on it, as booked (USD).
+    accounting_mode = fields.Selection(
+        const.ACCOUNTING_MODES,
+        readonly=True,
+        help="How the sale was booked; it never changes once booked.",
+    )
+    balance_move_ids = fields.One2many(
+        "account.move",
+        "gumroad_balance_sale_id",
+        string="Balance entries",
+        readonly=True,
+    )
+    money_collected = fields.Monetary(
+        string="Collected by Gumroad (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+    )
+    money_returned = fields.Monetary(
+        string="Returned to the buyer (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="Refunds, and the whole price while a chargeback is open.",
+    )
+    money_fee = fields.Monetary(
+        string="Fee (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="Gumroad's fee as the sale still pays it: never more than what the "
+        "sale keeps, nothing once fully refunded.",
+    )
+    money_earnings = fields.Monetary(
+        string="Earnings (USD)",
+        currency_field="usd_currency_id",
+        compute="_compute_money_earnings",
+        store=True,
+        help="What Gumroad owes the seller for the sale: collected, less returned, "
+        "less the fee.",
+    )
+    amount_settled = fields.Monetary(
+        currency_field="booking_currency_id",
+        readonly=True,
+        help="Revenue of the sale already moved to the Gumroad balance, in the "
+        "booking currency.",
+    )
+    payout_id = fields.Many2one(
+        "gumroad.payout", readonly=True, index="btree_not_null", copy=False
+    )
+
     # === CONSTRAINTS === #
 
     _gumroad_id_account_uniq = models.Constraint(
@@ -255,6 +304,13 @@ class GumroadSale(models.Model):
     def _compute_display_ref(self):
         for sale in self:
             sale.display_ref = f"{const.MOVE_REF_PREFIX}{sale.gumroad_id}"
+
+    @api.depends("money_collected", "money_returned", "money_fee")
+    def _compute_money_earnings(self):
+        for sale in self:
+            sale.money_earnings = (
+                sale.money_collected - sale.money_returned - sale.money_fee
+            )
 
     @api.depends("move_ids.move_type")
     def _compute_credit_note_ids(self):
@@ -269,7 +325,7 @@ class GumroadSale(models.Model):
     def _unlink_except_booked(self):
         """The row is what makes imports idempotent: without it the sale would be booked
         again. Sales with entries stay (archive their connector instead)."""
-        booked = self.filtered("move_ids")
+        booked = self.filtered(lambda sale: sale.move_ids or sale.balance_move_ids)
         if booked:
             raise UserError(
                 self.env._(
@@ -917,13 +973,41 @@ class GumroadSale(models.Model):
             return False
         if self.fingerprint != payload_fingerprint(payload):
             return False
-        return not plan_adjustments(
+        return not self._invoice_plan(target, sale) and not self._money_plan(
+            target, sale
+        )
+
+    def _mode(self, account):
+        self.ensure_one()
+        return self.accounting_mode or account.accounting_mode
+
+    def _invoice_plan(self, target, sale):
+        """Invoices and credit notes still to book (none outside "invoices" mode)."""
+        self.ensure_one()
+        if self._mode(self.account_id) != "invoices":
+            return []
+        return plan_adjustments(
             target,
             invoiced=self._dec(self.amount_invoiced),
             credited=self._dec(self.amount_credited),
             reinvoiced=self._dec(self.amount_reinvoiced),
             sale=sale,
         )
+
+    def _money_plan(self, target, sale):
+        """(MoneyMove or None, revenue to settle in the booking currency), or None
+        when the Gumroad balance already says what Gumroad says."""
+        self.ensure_one()
+        booked = SaleMoney(
+            self._dec(self.money_collected),
+            self._dec(self.money_returned),
+            self._dec(self.money_fee),
+        )
+        money = plan_money(sale_money(sale), booked)
+        revenue = target.net_amount - self._dec(self.amount_settled)
+        if money is None and not revenue:
+            return None
+        return money, revenue
 
     @staticmethod
     def _dec(value):
@@ -956,6 +1040,24 @@ class GumroadSale(models.Model):
             .with_context(active_test=False)
             .search_fetch([], ["name", "active"])
         }
+        income_by_product = {}
+
+        def income_account(sale):
+            """Income account of a sale booked without invoice."""
+            if account.income_account_id:
+                return account.income_account_id
+            template = products.get(sale.product_id)
+            if template not in income_by_product:
+                accounts = (
+                    template.with_company(account.company_id)._get_product_accounts()
+                    if template
+                    else {}
+                )
+                income_by_product[template] = (
+                    accounts.get("income") or journal.default_account_id
+                )
+            return income_by_product[template]
+
         return {
             "countries_by_code": by_code,
             "countries_by_name": by_name,
@@ -964,6 +1066,9 @@ class GumroadSale(models.Model):
             "journal": journal,
             "currencies": currencies,
             "today": fields.Date.context_today(self),
+            "balance_journal": account._balance_journal(),
+            "fee_account": account._fee_account(),
+            "income_account": income_account,
         }
 
     def _facts_vals(self, sale, payload, context):
@@ -1036,6 +1141,10 @@ class GumroadSale(models.Model):
             vals["license_uses"] = uses
         return vals
 
+    def _payout_line_label(self):
+        self.ensure_one()
+        return f"{self.display_ref} {self.product_name or ''}".strip()
+
     @api.model
     def _line_label(self, sale):
         label = sale.product_name
@@ -1048,19 +1157,18 @@ class GumroadSale(models.Model):
 
     @api.model
     def _book_items(self, account, items, context):
-        """Create and post the moves that bring each sale's booked net to its target."""
-        invoice_vals, refund_plans, row_vals = [], [], {}
+        """Create and post the moves that bring each sale's books to its target:
+        invoices and credit notes (in "invoices" mode), then the Gumroad balance
+        entries that pay them (or book the revenue, in the other modes).
+        """
+        invoice_vals, refund_plans, money_plans, row_vals = [], [], [], {}
         for row, sale, payload, target in items:
             vals = row._facts_vals(sale, payload, context)
             currency = context["currencies"].get(target.currency.upper())
-            plan = plan_adjustments(
-                target,
-                invoiced=row._dec(row.amount_invoiced),
-                credited=row._dec(row.amount_credited),
-                reinvoiced=row._dec(row.amount_reinvoiced),
-                sale=sale,
-            )
-            if plan and (not currency or not currency.active):
+            mode = row._mode(account)
+            plan = row._invoice_plan(target, sale)
+            money_plan = row._money_plan(target, sale)
+            if (plan or money_plan) and (not currency or not currency.active):
                 raise UserError(
                     self.env._(
                         "Currency %(code)s is not active in Odoo. Activate it "
@@ -1071,7 +1179,7 @@ class GumroadSale(models.Model):
                 )
             partner = context["partners"].get((sale.email or "").strip().lower())
             partner = partner or account.default_partner_id
-            if plan and not partner:
+            if (plan or (money_plan and mode == "invoices")) and not partner:
                 raise UserError(
                     self.env._(
                         "The buyer has no email address and the connector has no "
@@ -1085,10 +1193,11 @@ class GumroadSale(models.Model):
                 partner_id=partner.id if partner else False,
                 net_amount=float(target.net_amount),
             )
-            if target.state != "skipped" or row.invoice_id:
+            if target.state != "skipped" or row.invoice_id or row.balance_move_ids:
                 vals.update(
                     booking_mode=row.booking_mode or account.currency_mode,
                     booking_currency_id=currency.id if currency else False,
+                    accounting_mode=mode,
                 )
             row_vals[row] = vals
             for adjustment in plan:
@@ -1099,13 +1208,17 @@ class GumroadSale(models.Model):
                     refund_plans.append((row, adjustment, move_vals))
                 else:
                     invoice_vals.append((row, adjustment, move_vals))
+            if money_plan:
+                money_plans.append((row, sale, money_plan, partner, currency))
 
         # Invoices first (a credit note needs its invoice), all created and posted
         # together.
+        new_moves = {}
         if invoice_vals:
             moves = self.env["account.move"].create([v for _r, _a, v in invoice_vals])
             moves.action_post()
             for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
+                new_moves[row] = new_moves.get(row, move.browse()) | move
                 key = (
                     "amount_invoiced"
                     if adjustment.kind == "invoice"
@@ -1126,13 +1239,147 @@ class GumroadSale(models.Model):
             for (row, adjustment, _v), credit_note in zip(
                 refund_plans, credit_notes, strict=True
             ):
+                new_moves[row] = new_moves.get(row, credit_note.browse()) | credit_note
                 row_vals[row]["amount_credited"] = row_vals[row].get(
                     "amount_credited", row.amount_credited
                 ) + float(adjustment.amount)
                 invoice = credit_note.reversed_entry_id
                 self._reconcile(invoice | credit_note)
+        if money_plans:
+            self._book_money(account, money_plans, row_vals, new_moves, context)
         for row, vals in row_vals.items():
             row.write(vals)
+
+    @api.model
+    def _book_money(self, account, money_plans, row_vals, new_moves, context):
+        """Book what each sale moved on the Gumroad balance, one entry per sale.
+
+        The entry holds the sale's whole change: the balance line (what Gumroad owes
+        the seller), Gumroad's fee and the revenue side. In "invoices" mode the
+        revenue side is the buyer's receivable, reconciled with the invoice and
+        credit notes (so they show as paid); otherwise it is the income account.
+        """
+        entries_vals, booked = [], []
+        for row, sale, (money, revenue), partner, currency in money_plans:
+            vals = self._money_move_vals(
+                account, row, sale, money, revenue, partner, currency, context
+            )
+            money_vals = row_vals[row]
+            if money is not None:
+                money_vals.update(
+                    money_collected=row.money_collected + float(money.collected),
+                    money_returned=row.money_returned + float(money.returned),
+                    money_fee=row.money_fee + float(money.fee),
+                )
+            money_vals["amount_settled"] = row.amount_settled + float(revenue)
+            if vals:
+                entries_vals.append(vals)
+                booked.append(row)
+        if not entries_vals:
+            return
+        entries = self.env["account.move"].create(entries_vals)
+        entries.action_post()
+        plan = []
+        for row, entry in zip(booked, entries, strict=True):
+            if row._mode(account) != "invoices":
+                continue
+            moves = row.move_ids | row.balance_move_ids | new_moves.get(row, entry)
+            lines = (moves | entry).line_ids.filtered(
+                lambda line: (
+                    line.account_id.account_type == "asset_receivable"
+                    and not line.reconciled
+                )
+            )
+            if any(line.balance > 0 for line in lines) and any(
+                line.balance < 0 for line in lines
+            ):
+                plan.append(lines)
+        if plan:
+            self.env["account.move.line"]._reconcile_plan(plan)
+
+    @api.model
+    def _money_move_vals(
+        self, account, row, sale, money, revenue, partner, currency, context
+    ):
+        """The balance entry of one sale's change, or None when it moves nothing."""
+        company = account.company_id
+        journal = context["balance_journal"]
+        usd = context["currencies"]["USD"]
+        first = not row.balance_move_ids
+        day = sale.sale_date if first else max(context["today"], sale.sale_date)
+        locked = company._get_violated_lock_dates(day, False, journal)
+        if locked:
+            # A closed period keeps its books: the money moves on the first open day.
+            day = locked[-1][0] + timedelta(days=1)
+        mode = row._mode(account)
+        label = self._line_label(sale)
+        lines = []
+
+        def add(name, account_record, amount, line_currency, line_partner=None):
+            amount = float(amount)
+            if line_currency.is_zero(amount):
+                return
+            lines.append(
+                {
+                    "name": name,
+                    "account_id": account_record.id,
+                    "partner_id": line_partner.id if line_partner else False,
+                    "currency_id": line_currency.id,
+                    "amount_currency": amount,
+                    "balance": line_currency._convert(
+                        amount, company.currency_id, company, day
+                    ),
+                }
+            )
+
+        ref = f"{const.MOVE_REF_PREFIX}{sale.id}"
+        if money is not None:
+            add(
+                self.env._("Gumroad balance: %(ref)s", ref=ref),
+                journal.default_account_id,
+                money.balance,
+                usd,
+                partner,
+            )
+            add(
+                self.env._("Gumroad fee: %(ref)s", ref=ref),
+                context["fee_account"],
+                money.fee,
+                usd,
+            )
+        if mode == "invoices":
+            revenue_account = partner.commercial_partner_id.with_company(
+                company
+            ).property_account_receivable_id
+        else:
+            revenue_account = context["income_account"](sale)
+        add(label, revenue_account, -revenue, currency, partner)
+        if not lines:
+            return None
+        difference = -sum(line["balance"] for line in lines)
+        if not company.currency_id.is_zero(difference):
+            # The sale's currency and USD converted at the day's rates.
+            exchange = (
+                company.income_currency_exchange_account_id
+                if difference < 0
+                else company.expense_currency_exchange_account_id
+            )
+            add(
+                self.env._("Exchange difference"),
+                exchange,
+                difference,
+                company.currency_id,
+            )
+        count = len(row.balance_move_ids) + 1
+        return {
+            "move_type": "entry",
+            "journal_id": journal.id,
+            "date": day,
+            "ref": f"{ref}/balance" + (f"-{count}" if count > 1 else ""),
+            "partner_id": partner.id if partner else False,
+            "gumroad_balance_sale_id": row.id,
+            "line_ids": [Command.create(line) for line in lines],
+        }
 
     @api.model
     def _reconcile(self, moves):

@@ -7,3 +7,4 @@ from . import test_background_import
 from . import test_security
 from . import test_tours
 from . import test_license
+from . import test_balance

@@ -1,5 +1,5 @@
 import copy
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from odoo import fields
 from odoo.exceptions import UserError
@@ -114,7 +114,11 @@ class TestSaleImport(GumroadCommon):
         self.assertEqual(credit_note.reversed_entry_id, invoice)
         self.assertTrue(credit_note.ref.startswith(f"GR-{sale['id']}"))
         self.assertAlmostEqual(credit_note.amount_total, cents(sale["price"]))
-        self.assertEqual(invoice.payment_state, "reversed")
+        # The invoice was paid from the Gumroad balance at the first import; the
+        # refund took the money back out and settled the credit note.
+        self.assertEqual(invoice.payment_state, "paid")
+        self.assertEqual(credit_note.amount_residual, 0.0)
+        self.assertEqual(record.money_earnings, 0.0)
         self.assertEqual(self.booked_net(record), 0.0)
 
     def test_two_partial_refunds_each_book_only_the_new_difference(self):
@@ -135,7 +139,14 @@ class TestSaleImport(GumroadCommon):
             [cents(price // 4)] * 2,
         )
         self.assert_net_matches_sandbox(sale["id"])
-        self.assertEqual(record.invoice_id.payment_state, "partial")
+        # Paid from the Gumroad balance when booked; each refund left it again and
+        # settled its credit note.
+        self.assertEqual(record.invoice_id.payment_state, "paid")
+        self.assertEqual(set(record.credit_note_ids.mapped("amount_residual")), {0.0})
+        self.assertAlmostEqual(
+            record.money_earnings,
+            (self.sandbox.sale_net_usd_cents(sale["id"]) - sale["gumroad_fee"]) / 100,
+        )
 
     def test_open_dispute_reverses_and_won_dispute_restores_the_net(self):
         sale = self.paid_plain_usd_sale()
@@ -320,6 +331,16 @@ class TestSaleImport(GumroadCommon):
         self.assertGreater(
             invoice.date, sale_day, "the entry goes to the first open day"
         )
+
+    def test_a_closed_year_moves_the_balance_entry_to_the_first_open_day(self):
+        sale = self.paid_plain_usd_sale()
+        sale_day = datetime.strptime(sale["created_at"], "%Y-%m-%dT%H:%M:%SZ").date()
+        self.company.sudo().fiscalyear_lock_date = sale_day
+        self.import_all()
+        record = self.record(sale["id"])
+        self.assertEqual(record.balance_move_ids.state, "posted")
+        self.assertEqual(record.balance_move_ids.date, sale_day + timedelta(days=1))
+        self.assertEqual(record.invoice_id.payment_state, "paid")
 
     def test_scheduled_sync_moves_the_watermark_and_books_new_sales(self):
         self.account.state = "connected"

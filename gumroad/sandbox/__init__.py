@@ -26,6 +26,10 @@ answers {"ok": true, ...} or {"ok": false, "error": ...}):
   POST /_sandbox/dispute               sale_id
   POST /_sandbox/win_dispute           sale_id
   POST /_sandbox/cancel_subscription   subscription_id, by, immediately
+  GET  /_sandbox/balance               the seller's balance in USD cents: gross,
+                                       refunded, fees, earned, paid_out, balance
+  POST /_sandbox/payout                pay the whole balance out now (a completed
+                                       payout listing its sales)
   POST /_sandbox/ping                  resource, sale_id | subscription_id, test;
                                        with url: one POST there now (returns status),
                                        else queued to every registered subscription

@@ -96,6 +96,14 @@ def _cancel_subscription(sandbox, args):
     return {"ok": True, "subscriber": subscriber}
 
 
+def _balance(sandbox, args):
+    return {"ok": True, **sandbox.balance()}
+
+
+def _pay_out(sandbox, args):
+    return {"ok": True, "payout": sandbox.pay_out()}
+
+
 def _ping(sandbox, args):
     resource = args.get("resource") or args.get("resource_name") or "sale"
     sale_id = args.get("sale_id") or None
@@ -145,6 +153,8 @@ ENDPOINTS = {
     ("POST", "/_sandbox/dispute"): _dispute,
     ("POST", "/_sandbox/win_dispute"): _win_dispute,
     ("POST", "/_sandbox/cancel_subscription"): _cancel_subscription,
+    ("GET", "/_sandbox/balance"): _balance,
+    ("POST", "/_sandbox/payout"): _pay_out,
     ("POST", "/_sandbox/ping"): _ping,
     ("GET", "/_sandbox/ping_body"): _ping_body,
     ("GET", "/_sandbox/pings"): _pings,

@@ -707,7 +707,7 @@ def build_payouts(rng, state, start_date, now):
             key=key,
             id=external_id(rng),
             created_at=paid_at,
-            amount_cents=sum(max(row.net_usd() - row.fee, 0) for row in rows),
+            amount_cents=sum(row.earnings_usd() for row in rows),
             processed_at=paid_at + timedelta(hours=2),
             sale_ids=[row.id for row in rows],
             refunded_sale_ids=[row.id for row in rows if row.refunded_listed],

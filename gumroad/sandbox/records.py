@@ -260,6 +260,14 @@ class Sale:
             return 0
         return self.price - self.refunded_usd()
 
+    def fee_kept(self):
+        """USD cents of Gumroad's fee the sale still pays: never more than it keeps."""
+        return min(self.fee, self.net_usd())
+
+    def earnings_usd(self):
+        """USD cents Gumroad owes the seller for the sale (what a payout pays)."""
+        return self.net_usd() - self.fee_kept()
+
 
 @dataclass(eq=False)
 class Subscription:

@@ -22,7 +22,7 @@ from .pings import (
     subscription_payload,
 )
 from .records import SALE_RESOURCES, SUBSCRIPTION_RESOURCES
-from .shapes import product_json, sale_json, subscriber_json
+from .shapes import payout_json, product_json, sale_json, subscriber_json
 from .store import SandboxError, SandboxStore, plan_of
 
 _logger = logging.getLogger(__name__)
@@ -473,6 +473,16 @@ class SandboxServer:
     def total_net_usd_cents(self):
         with self.store.lock:
             return sum(row.net_usd() for row in self.store.listed.rows)
+
+    def balance(self):
+        """The seller's Gumroad balance, USD cents (see SandboxStore.balance)."""
+        with self.store.lock:
+            return self.store.balance()
+
+    def pay_out(self):
+        """Pay the whole balance out now; returns GET /payouts/:id's payout dict."""
+        with self.store.lock:
+            return payout_json(self.store.pay_out(), include_sales=True)
 
     def summary(self):
         """What GET /_sandbox/state shows."""

@@ -270,12 +270,69 @@ class SandboxStore:
             key=0,
             id=None,
             created_at=demo.utc_midnight(now.date() + timedelta(days=days_to_friday)),
-            amount_cents=sum(max(row.net_usd() - row.fee, 0) for row in rows),
+            amount_cents=sum(row.earnings_usd() for row in rows),
             status="upcoming",
             sale_ids=[row.id for row in rows],
             refunded_sale_ids=[row.id for row in rows if row.refunded_listed],
             disputed_sale_ids=[row.id for row in rows if row.disputed],
         )
+
+    def balance(self):
+        """The seller's Gumroad balance in USD cents, and what makes it up.
+
+        Every listed paid sale adds its earnings (price less refunds, chargebacks and
+        the fee it still pays); every completed payout takes its amount out. A refund
+        of a sale already paid out makes the balance lower, as Gumroad deducts it
+        from the next payout.
+        """
+        now = self.now()
+        rows = [row for row in self.listed.rows if row.paid and row.created_at <= now]
+        paid_out = sum(
+            p.amount_cents
+            for p in self.payouts
+            if p.status == "completed" and p.created_at <= now
+        )
+        earned = sum(row.earnings_usd() for row in rows)
+        return {
+            "gross_cents": sum(row.price for row in rows),
+            "refunded_cents": sum(row.price - row.net_usd() for row in rows),
+            "fees_cents": sum(row.fee_kept() for row in rows),
+            "earned_cents": earned,
+            "paid_out_cents": paid_out,
+            "balance_cents": earned - paid_out,
+            "payouts": sum(1 for p in self.payouts if p.status == "completed"),
+        }
+
+    def pay_out(self):
+        """Pay the whole balance out now: a completed payout of the sales since the
+        last payout's period. Returns the Payout."""
+        amount = self.balance()["balance_cents"]
+        if amount <= 0:
+            raise SandboxError(
+                "The balance is not positive: there is nothing to pay out."
+            )
+        now = self.now()
+        last_end = self.payouts[-1].period_end if self.payouts else None
+        rows = [
+            row
+            for row in self.listed.newest_first(after=last_end)
+            if row.paid and row.created_at <= now
+        ]
+        rows.reverse()
+        payout = Payout(
+            key=max((p.key for p in self.payouts), default=0) + 1,
+            id=external_id(self.builder.rng),
+            created_at=now,
+            amount_cents=amount,
+            processed_at=now,
+            sale_ids=[row.id for row in rows],
+            refunded_sale_ids=[row.id for row in rows if row.refunded_listed],
+            disputed_sale_ids=[row.id for row in rows if row.disputed],
+            period_start=last_end,
+            period_end=now + timedelta(microseconds=1),
+        )
+        self.payouts.append(payout)
+        return payout
 
     def license_row(self, product, serial):
         row = self.licenses.get((serial or "").strip())

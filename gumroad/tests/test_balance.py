@@ -1,0 +1,211 @@
+"""The Gumroad balance: what each sale adds, what to book next, and payouts."""
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gumroad import GumroadClient, MalformedPayloadError, parse_sale
+from gumroad.balance import SaleMoney, plan_money, sale_money, split_payout
+from gumroad.payouts import parse_payout
+from gumroad.tests.test_accounting import make_sale
+
+D = Decimal
+
+
+# -- what a sale does to the balance -----------------------------------------------
+def test_plain_sale_adds_price_less_fee():
+    money = sale_money(make_sale(price=10000))  # fee 1000
+    assert money == SaleMoney(collected=D("100.00"), returned=D(0), fee=D("10.00"))
+    assert money.earnings == D("90.00")
+
+
+def test_partial_refund_returns_its_usd_share_and_fee_stays():
+    sale = make_sale(
+        price=10000, total="$100", refundable="60.00", partially_refunded=True
+    )
+    money = sale_money(sale)
+    assert (money.returned, money.fee, money.earnings) == (D("40.00"), D("10"), D(50))
+
+
+def test_full_refund_and_open_chargeback_leave_nothing_and_cost_no_fee():
+    for sale in (
+        make_sale(price=10000, refunded=True, refundable="0"),
+        make_sale(price=10000, chargedback=True),
+    ):
+        money = sale_money(sale)
+        assert money.collected == D("100.00")
+        assert money.returned == D("100.00")
+        assert money.fee == 0
+        assert money.earnings == 0
+
+
+def test_won_dispute_gives_the_money_back():
+    money = sale_money(make_sale(price=10000, dispute_won=True))
+    assert money.earnings == D("90.00")
+
+
+def test_fee_never_exceeds_what_the_sale_keeps():
+    sale = make_sale(
+        price=1000, total="$10", refundable="0.50", partially_refunded=True
+    )  # keeps 0.50, fee 1.00
+    money = sale_money(sale)
+    assert money.fee == D("0.50")
+    assert money.earnings == 0
+
+
+def test_free_sale_touches_nothing():
+    assert sale_money(make_sale(price=0, total="$0")) == SaleMoney()
+
+
+# -- what to book next ---------------------------------------------------------------
+def test_booked_sale_plans_nothing_and_refund_plans_the_difference():
+    sold = sale_money(make_sale(price=10000))
+    first = plan_money(sold, SaleMoney())
+    assert (first.collected, first.returned, first.fee) == (D(100), D(0), D(10))
+    assert first.balance == D("90.00")
+    assert first.reason == "sale"
+    assert plan_money(sold, sold) is None
+
+    refunded = sale_money(make_sale(price=10000, refunded=True, refundable="0"))
+    refund = plan_money(refunded, sold)
+    # The money goes back and the fee comes back: the balance drops by 90.
+    assert (refund.collected, refund.returned, refund.fee) == (D(0), D(100), D(-10))
+    assert refund.balance == D("-90.00")
+    assert refund.reason == "refund"
+
+
+STATES = [
+    {},
+    {"refundable": "75.00", "partially_refunded": True},
+    {"refundable": "10.00", "partially_refunded": True},
+    {"refunded": True, "refundable": "0"},
+    {"chargedback": True},
+    {"dispute_won": True},
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(range(len(STATES))), min_size=1, max_size=6))
+def test_any_order_of_events_books_the_final_state(order):
+    """Booking each state as it is seen sums to the last state's target."""
+    booked = SaleMoney()
+    for index in order:
+        target = sale_money(make_sale(price=10000, total="$100", **STATES[index]))
+        move = plan_money(target, booked)
+        if move is not None:
+            booked = SaleMoney(
+                booked.collected + move.collected,
+                booked.returned + move.returned,
+                booked.fee + move.fee,
+            )
+        assert booked == target
+        assert plan_money(target, booked) is None
+
+
+def test_split_payout_always_adds_up():
+    lines, rest = split_payout(D("100.00"), {"a": D("45.50"), "b": D("60.00")})
+    assert lines == {"a": D("45.50"), "b": D("60.00")}
+    assert rest == D("-5.50")  # a refund of a sale paid out before
+    assert sum(lines.values()) + rest == D("100.00")
+
+
+# -- payouts ---------------------------------------------------------------------------
+PAYOUT = {
+    "id": "cGF5b3V0MDAwMDAwMDAwMDA=",
+    "amount": "150.00",
+    "currency": "USD",
+    "status": "completed",
+    "created_at": "2026-11-13T09:12:00Z",
+    "processed_at": "2026-11-13T11:12:00Z",
+    "payment_processor": "STRIPE",
+    "bank_account_visual": "******6789",
+    "paypal_email": None,
+}
+
+
+def test_parse_payout_reads_the_dollar_string():
+    payout = parse_payout({**PAYOUT, "sales": ["a", "b"], "refunded_sales": ["b"]})
+    assert payout.amount == D("150.00")
+    assert payout.is_paid
+    assert payout.payout_date.isoformat() == "2026-11-13"
+    assert payout.sale_ids == ("a", "b")
+    assert payout.refunded_sale_ids == ("b",)
+    assert parse_payout(PAYOUT).sale_ids is None  # not listed, not "no sales"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": None}, "'id' is missing (an upcoming payout has no id yet)"),
+        ({"amount": 150}, "'amount' is not a decimal string (150)"),
+        ({"amount": "1.005"}, "'amount' is not an amount in cents"),
+        ({"amount": "-3.00"}, "'amount' is not an amount in cents"),
+        ({"amount": "lots"}, "'amount' is not a number"),
+        ({"created_at": "Friday"}, "'created_at' is not an ISO 8601 date-time"),
+        ({"sales": "a,b"}, "'sales' is not a list of sale ids"),
+    ],
+)
+def test_parse_payout_names_the_key_at_fault(change, message):
+    with pytest.raises(MalformedPayloadError) as caught:
+        parse_payout({**PAYOUT, **change})
+    assert message in str(caught.value)
+
+
+# -- against the sandbox ------------------------------------------------------------
+def _books(sandbox):
+    """Earnings of every listed sale minus every payout, read through the client."""
+    client = GumroadClient(sandbox.token, base_url=sandbox.base_url)
+    earned = sum(
+        (sale_money(parse_sale(s)).earnings for s in client.iter_sales()), D(0)
+    )
+    payouts = [parse_payout(p) for p in client.iter_payouts()]
+    paid = sum((p.amount for p in payouts if p.is_paid), D(0))
+    return earned - paid, payouts
+
+
+def test_balance_read_through_the_api_equals_the_sandbox_balance(make_sandbox):
+    sandbox = make_sandbox(sales=120, seed=5)
+    balance, payouts = _books(sandbox)
+    expected = sandbox.balance()
+    assert len(payouts) == expected["payouts"] > 0
+    assert balance * 100 == expected["balance_cents"] > 0
+
+    # Refund a sale already paid out, charge back another: the balance follows.
+    paid_ids = [
+        sale["id"]
+        for sale in sandbox.sales
+        if sale["price"] > 0 and not sale.get("refunded") and not sale["disputed"]
+    ]
+    sandbox.refund(paid_ids[-1])
+    sandbox.dispute(paid_ids[-2])
+    sandbox.refund(paid_ids[0], amount_cents=100)
+    balance, _payouts = _books(sandbox)
+    assert balance * 100 == sandbox.balance()["balance_cents"]
+
+    # Paying the balance out leaves nothing.
+    payout = sandbox.pay_out()
+    assert D(payout["amount"]) == balance
+    balance, payouts = _books(sandbox)
+    assert balance == 0 == sandbox.balance()["balance_cents"]
+    assert payouts[0].id == payout["id"]
+    assert set(payout["sales"]) <= {s["id"] for s in sandbox.sales}
+
+
+def test_nothing_to_pay_out_is_said(make_sandbox):
+    sandbox = make_sandbox(sales=30, seed=2)
+    sandbox.pay_out()
+    with pytest.raises(Exception, match="nothing to pay out"):
+        sandbox.pay_out()
+
+
+def test_payout_lists_each_sale_once(make_sandbox):
+    sandbox = make_sandbox(sales=200, seed=8)
+    client = GumroadClient(sandbox.token, base_url=sandbox.base_url)
+    listed = [
+        parse_payout(client.get_payout(p["id"])).sale_ids for p in client.iter_payouts()
+    ]
+    ids = list(itertools.chain.from_iterable(listed))
+    assert ids and len(ids) == len(set(ids))
