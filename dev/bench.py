@@ -6,14 +6,16 @@ Usage: python3 dev/bench.py --sales 2000   (README: make bench SALES=2000)
 On a fresh database with the addon installed, against the sandbox running in its own
 process:
 1. floor: the same number of customer invoices created and posted with one batched ORM
-   call each (tracking off), rolled back afterwards;
+   call each (tracking off), then (second floor) each paid by a balance entry created,
+   posted and reconciled in batches too, rolled back afterwards;
 2. import of that many sales through the addon: wall time, sales/s, API requests, peak
    RSS;
 3. the same import again (re-sync): time and rows written (expected 0);
 4. with 100 ms sandbox latency, the fetch time against its floor
    (pages x latency / concurrent fetch workers);
 5. N pings posted by 20 concurrent clients to a running Odoo HTTP server:
-   acknowledgements per second, p50/p99 latency, lost pings (expected 0).
+   acknowledgements per second, p50/p99 latency, lost pings (expected 0); then as many
+   requests to Odoo's own empty /web/health route, the HTTP server's floor.
 Prints a table, then one `bench: ...` line.
 """
 
@@ -69,7 +71,33 @@ moves = env["account.move"].create([
 ])
 moves.action_post()
 env.cr.flush()
-print(f"floor_s={time.perf_counter() - started:.3f}")
+print(f"floor_s={time.perf_counter() - started:.3f}", flush=True)
+# Since 19.0.1.1.0 a sale is also paid from the Gumroad balance: the same N payment
+# entries (balance, fee, receivable), batched, and their reconciliation.
+bank = env["account.journal"].search([("type", "=", "bank")], limit=1)
+fee_account = env["account.account"].search([("account_type", "=", "expense")], limit=1)
+receivables = moves.line_ids.filtered(
+    lambda l: l.account_id.account_type == "asset_receivable"
+)
+entries = env["account.move"].create([
+    {"move_type": "entry", "journal_id": bank.id, "date": "2026-01-01",
+     "ref": f"FLOOR-{i}/balance", "partner_id": line.partner_id.id,
+     "line_ids": [
+         Command.create({"account_id": bank.default_account_id.id, "balance": 9.0,
+                         "partner_id": line.partner_id.id}),
+         Command.create({"account_id": fee_account.id, "balance": 1.0}),
+         Command.create({"account_id": line.account_id.id, "balance": -10.0,
+                         "partner_id": line.partner_id.id}),
+     ]}
+    for i, line in enumerate(receivables)
+])
+entries.action_post()
+env["account.move.line"]._reconcile_plan([
+    line | entry.line_ids.filtered(lambda l: l.account_id == line.account_id)
+    for line, entry in zip(receivables, entries)
+])
+env.cr.flush()
+print(f"floor_paid_s={time.perf_counter() - started:.3f}", flush=True)
 env.cr.rollback()
 """
 
@@ -173,7 +201,7 @@ def main():
     )
     root = f"http://127.0.0.1:{sandbox_port}"
     http_proc = None
-    results = {}
+    results = {"floor_paid_s": None}
     try:
         print(f"Installing the addon in {dbname} ...", flush=True)
         installed = odoo_env.install_addon(odoo, base_args, env)
@@ -213,6 +241,12 @@ def main():
             if not marker:
                 raise odoo_env.SetupError(f"floor failed:\n{floor.stderr[-3000:]}")
             results["floor_s"] = float(marker[-1].split("=", 1)[1])
+            paid = [
+                ln for ln in floor.stdout.splitlines() if ln.startswith("floor_paid_s=")
+            ]
+            if not paid:
+                raise odoo_env.SetupError(f"floor failed:\n{floor.stderr[-3000:]}")
+            results["floor_paid_s"] = float(paid[-1].split("=", 1)[1])
 
         # 2. Import through the addon.
         with registry.cursor() as cr:
@@ -298,44 +332,21 @@ def main():
                 timeout=30,
             ) as response:
                 bodies.append(response.read())
-        latencies = []
-        lock = threading.Lock()
-        failures = []
-
-        def post(body):
-            request = urllib.request.Request(
-                url,
-                data=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                method="POST",
-            )
-            started = time.perf_counter()
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    status = response.status
-            except OSError as err:
-                status = str(err)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                if status != 200:
-                    failures.append(status)
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(20) as pool:
-            list(pool.map(post, bodies))
-        total = time.perf_counter() - started
+        total, latencies, failures = post_concurrently(url, bodies)
         with registry.cursor() as cr:
             cr.execute("SELECT count(*) FROM gumroad_webhook_event")
             stored = cr.fetchone()[0]
-        latencies.sort()
         results["webhook_rps"] = len(bodies) / total
-        results["webhook_p50_ms"] = statistics.median(latencies) * 1000
-        results["webhook_p99_ms"] = (
-            latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)] * 1000
-        )
+        results["webhook_p50_ms"], results["webhook_p99_ms"] = p50_p99_ms(latencies)
         results["lost"] = len(bodies) - stored
         results["webhook_failures"] = len(failures)
+        # The framework's own floor: as many requests, as concurrent, to Odoo's
+        # empty health route (no ORM, nothing stored) on the same server.
+        total, latencies, failures = post_concurrently(
+            f"http://127.0.0.1:{http_port}/web/health", [None] * len(bodies)
+        )
+        results["health_rps"] = len(bodies) / total
+        results["health_p50_ms"], results["health_p99_ms"] = p50_p99_ms(latencies)
     finally:
         if http_proc:
             http_proc.terminate()
@@ -348,6 +359,9 @@ def main():
     n = args.sales
     floor_s = results["floor_s"]
     ratio = results["import_s"] / floor_s if floor_s else float("nan")
+    paid_ratio = (
+        results["import_s"] / results["floor_paid_s"] if floor_s else float("nan")
+    )
     fetch_ratio = results["fetch_s"] / results["fetch_floor_s"]
     rows = [
         ("sales", n),
@@ -355,11 +369,16 @@ def main():
             "floor: create+post N invoices (s)",
             f"{floor_s:.2f}" if floor_s else "skipped",
         ),
+        (
+            "floor: + pay each from the balance (s)",
+            f"{results['floor_paid_s']:.2f}" if floor_s else "skipped",
+        ),
         ("import (s)", f"{results['import_s']:.2f}"),
         ("import sales/s", f"{n / results['import_s']:.0f}"),
         ("import counts", json.dumps(results["counts"], sort_keys=True)),
         ("API requests", results["requests"]),
         ("ratio import/floor", f"{ratio:.2f}"),
+        ("ratio import/floor with payments", f"{paid_ratio:.2f}"),
         ("re-sync (s)", f"{results['resync_s']:.2f}"),
         ("re-sync rows written", results["resync_writes"]),
         ("fetch at 100 ms latency (s)", f"{results['fetch_s']:.2f}"),
@@ -371,6 +390,11 @@ def main():
             f"{results['webhook_p50_ms']:.1f} / {results['webhook_p99_ms']:.1f}",
         ),
         ("webhook non-200 answers", results["webhook_failures"]),
+        ("floor: /web/health req/s", f"{results['health_rps']:.0f}"),
+        (
+            "floor: /web/health p50 / p99 (ms)",
+            f"{results['health_p50_ms']:.1f} / {results['health_p99_ms']:.1f}",
+        ),
         ("lost pings", results["lost"]),
     ]
     width = max(len(k) for k, _ in rows)
@@ -386,6 +410,44 @@ def main():
         f"webhook_p99_ms={results['webhook_p99_ms']:.1f} lost={results['lost']}"
     )
     return 0
+
+
+def post_concurrently(url, bodies, clients=20):
+    """Send one request per body (POST of a form, or GET for None) from `clients`
+    threads; return (wall seconds, sorted latencies in s, non-200 answers)."""
+    latencies, failures = [], []
+    lock = threading.Lock()
+
+    def send(body):
+        request = urllib.request.Request(
+            url,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"}
+            if body is not None
+            else {},
+            method="GET" if body is None else "POST",
+        )
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+        except OSError as err:
+            status = str(err)
+        elapsed = time.perf_counter() - started
+        with lock:
+            latencies.append(elapsed)
+            if status != 200:
+                failures.append(status)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, bodies))
+    return time.perf_counter() - started, sorted(latencies), failures
+
+
+def p50_p99_ms(latencies):
+    p99 = latencies[max(0, math.ceil(len(latencies) * 0.99) - 1)]
+    return statistics.median(latencies) * 1000, p99 * 1000
 
 
 def _sale_ids(cr, account_id):

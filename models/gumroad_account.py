@@ -22,6 +22,13 @@ _logger = logging.getLogger(__name__)
 TOKEN_PLACEHOLDER = "********"
 
 
+def _dashboard_figure(string):
+    """A USD figure of the connector's dashboard, computed from what is booked."""
+    return fields.Monetary(
+        string=string, currency_field="usd_currency_id", compute="_compute_dashboard"
+    )
+
+
 class GumroadAccount(models.Model):
     _name = "gumroad.account"
     _description = "Gumroad Connector"
@@ -179,50 +186,16 @@ class GumroadAccount(models.Model):
     payout_count = fields.Integer(compute="_compute_payout_count")
 
     # Dashboard (USD, from what is booked).
-    dashboard_month_gross = fields.Monetary(
-        string="Gross sales (this month)",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
-    dashboard_month_refunds = fields.Monetary(
-        string="Refunds (this month)",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
-    dashboard_month_fees = fields.Monetary(
-        string="Fees (this month)",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
-    dashboard_month_net = fields.Monetary(
-        string="Net (this month)",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
-    dashboard_month_paid_out = fields.Monetary(
-        string="Paid out (this month)",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
-    dashboard_gross = fields.Monetary(
-        string="Gross sales",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
-    dashboard_refunds = fields.Monetary(
-        string="Refunds", currency_field="usd_currency_id", compute="_compute_dashboard"
-    )
-    dashboard_fees = fields.Monetary(
-        string="Fees", currency_field="usd_currency_id", compute="_compute_dashboard"
-    )
-    dashboard_net = fields.Monetary(
-        string="Net", currency_field="usd_currency_id", compute="_compute_dashboard"
-    )
-    dashboard_paid_out = fields.Monetary(
-        string="Paid out",
-        currency_field="usd_currency_id",
-        compute="_compute_dashboard",
-    )
+    dashboard_month_gross = _dashboard_figure("Gross sales (this month)")
+    dashboard_month_refunds = _dashboard_figure("Refunds (this month)")
+    dashboard_month_fees = _dashboard_figure("Fees (this month)")
+    dashboard_month_net = _dashboard_figure("Net (this month)")
+    dashboard_month_paid_out = _dashboard_figure("Paid out (this month)")
+    dashboard_gross = _dashboard_figure("Gross sales")
+    dashboard_refunds = _dashboard_figure("Refunds")
+    dashboard_fees = _dashboard_figure("Fees")
+    dashboard_net = _dashboard_figure("Net")
+    dashboard_paid_out = _dashboard_figure("Paid out")
     gumroad_balance = fields.Monetary(
         string="Gumroad balance",
         currency_field="usd_currency_id",
