@@ -372,6 +372,7 @@ def take_screenshots(base_url, db, out_dir, only):
             [
                 ("wait", connected),
                 ("wait", ".o_field_widget[name=products_published_count]"),
+                ("wait", ".o_field_widget[name=gumroad_balance]"),
             ],
         ),
         "import_wizard": (
@@ -395,6 +396,10 @@ def take_screenshots(base_url, db, out_dir, only):
         "sales_graph": (
             f"{sales_action}?view_type=graph",
             [("wait", ".o_graph_renderer canvas")],
+        ),
+        "payouts": (
+            f"{action}.gumroad_payout_action",
+            [("wait", ".o_list_view .o_data_row")],
         ),
         "ping_inbox": (
             f"{action}.gumroad_webhook_event_action",

@@ -47,7 +47,7 @@ class GumroadPayout(models.Model):
     bank_account_visual = fields.Char(string="Bank account", readonly=True)
     paypal_email = fields.Char(string="PayPal email", readonly=True)
     sale_ids = fields.One2many("gumroad.sale", "payout_id", string="Sales paid")
-    sale_count = fields.Integer(compute="_compute_sale_count")
+    sale_count = fields.Integer(string="Sales", compute="_compute_sale_count")
     gumroad_sale_ids = fields.Json(
         string="Gumroad sale ids", readonly=True, help="The sales Gumroad lists."
     )
@@ -153,7 +153,9 @@ class GumroadPayout(models.Model):
             .mapped("gumroad_id")
         )
         created = self.browse()
-        for data in client.iter_payouts():
+        # Gumroad lists the newest first: book the oldest first, so that the journal's
+        # sequence follows the payout dates.
+        for data in reversed(list(client.iter_payouts())):
             try:
                 listed = parse_payout(data)
             except MalformedPayloadError as err:

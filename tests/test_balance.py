@@ -210,6 +210,9 @@ class TestBalanceGumroadCustomer(GumroadBalanceCommon):
         self.assertEqual(sale.balance_move_ids.move_type, "entry")
         payouts = self.account.payout_ids
         self.assertTrue(payouts)
+        # Booked oldest first: the journal's numbers follow the payout dates.
+        by_date = payouts.sorted("payout_date")
+        self.assertEqual(by_date.move_id.ids, sorted(by_date.move_id.ids))
         for payout in payouts:
             invoice = payout.move_id
             self.assertEqual(invoice.move_type, "out_invoice")
