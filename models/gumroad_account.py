@@ -597,6 +597,13 @@ class GumroadAccount(models.Model):
             limit=1,
         )
 
+    def _first_open_day(self, day, journal):
+        """`day`, or the first day after the lock dates that close it for `journal`:
+        a closed period keeps its books, the money moves on the first open day."""
+        self.ensure_one()
+        locked = self.company_id._get_violated_lock_dates(day, False, journal)
+        return locked[-1][0] + timedelta(days=1) if locked else day
+
     def _balance_amount(self):
         """The Gumroad balance in USD: the balance journal's account, posted."""
         self.ensure_one()

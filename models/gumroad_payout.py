@@ -148,9 +148,9 @@ class GumroadPayout(models.Model):
         """
         client = account._gumroad_client()
         known = set(
-            self.with_context(active_test=False)
-            .search([("account_id", "=", account.id)])
-            .mapped("gumroad_id")
+            self.search_fetch([("account_id", "=", account.id)], ["gumroad_id"]).mapped(
+                "gumroad_id"
+            )
         )
         created = self.browse()
         # Gumroad lists the newest first: book the oldest first, so that the journal's
@@ -240,10 +240,7 @@ class GumroadPayout(models.Model):
                 )
             )
         journal = account._balance_journal()
-        day = self.payout_date
-        locked = company._get_violated_lock_dates(day, False, journal)
-        if locked:
-            day = locked[-1][0] + timedelta(days=1)
+        day = account._first_open_day(self.payout_date, journal)
         amount = self.amount
         balance = self.usd_currency_id._convert(
             amount, company.currency_id, company, day
@@ -342,22 +339,13 @@ class GumroadPayout(models.Model):
     def _counterpart_line(self):
         """The payout's open line the bank statement line settles."""
         self.ensure_one()
-        wanted = (
-            "asset_receivable"
-            if self.move_id.move_type == "out_invoice"
-            else self.account_id.company_id.transfer_account_id.account_type
-        )
-        transfer = self.account_id.company_id.transfer_account_id
+        if self.move_id.move_type == "out_invoice":  # self-billing: Gumroad owes it
+            settles = lambda line: line.account_id.account_type == "asset_receivable"
+        else:
+            transfer = self.account_id.company_id.transfer_account_id
+            settles = lambda line: line.account_id == transfer
         return self.move_id.line_ids.filtered(
-            lambda line: (
-                not line.reconciled
-                and line.balance > 0
-                and (
-                    line.account_id.account_type == wanted
-                    if wanted == "asset_receivable"
-                    else line.account_id == transfer
-                )
-            )
+            lambda line: not line.reconciled and line.balance > 0 and settles(line)
         )[:1]
 
     def _statement_candidates(self):

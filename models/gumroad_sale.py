@@ -1284,15 +1284,8 @@ class GumroadSale(models.Model):
             if row._mode(account) != "invoices":
                 continue
             moves = row.move_ids | row.balance_move_ids | new_moves.get(row, entry)
-            lines = (moves | entry).line_ids.filtered(
-                lambda line: (
-                    line.account_id.account_type == "asset_receivable"
-                    and not line.reconciled
-                )
-            )
-            if any(line.balance > 0 for line in lines) and any(
-                line.balance < 0 for line in lines
-            ):
+            lines = self._open_receivables(moves | entry)
+            if lines:
                 plan.append(lines)
         if plan:
             self.env["account.move.line"]._reconcile_plan(plan)
@@ -1306,11 +1299,9 @@ class GumroadSale(models.Model):
         journal = context["balance_journal"]
         usd = context["currencies"]["USD"]
         first = not row.balance_move_ids
-        day = sale.sale_date if first else max(context["today"], sale.sale_date)
-        locked = company._get_violated_lock_dates(day, False, journal)
-        if locked:
-            # A closed period keeps its books: the money moves on the first open day.
-            day = locked[-1][0] + timedelta(days=1)
+        day = account._first_open_day(
+            sale.sale_date if first else max(context["today"], sale.sale_date), journal
+        )
         mode = row._mode(account)
         label = self._line_label(sale)
         lines = []
@@ -1382,18 +1373,24 @@ class GumroadSale(models.Model):
         }
 
     @api.model
-    def _reconcile(self, moves):
+    def _open_receivables(self, moves):
+        """The moves' open receivable lines, when some of them can settle others."""
         lines = moves.line_ids.filtered(
             lambda line: (
                 line.account_id.account_type == "asset_receivable"
                 and not line.reconciled
             )
         )
-        if (
-            len(lines) > 1
-            and any(line.balance > 0 for line in lines)
-            and any(line.balance < 0 for line in lines)
+        if any(line.balance > 0 for line in lines) and any(
+            line.balance < 0 for line in lines
         ):
+            return lines
+        return lines.browse()
+
+    @api.model
+    def _reconcile(self, moves):
+        lines = self._open_receivables(moves)
+        if lines:
             lines.reconcile()
 
     @api.model

@@ -5,24 +5,17 @@
  * The test (tests/test_tours.py) passes the numbers to expect in the start URL's
  * query string, so the tour has no `url` of its own (it would redirect and drop them).
  */
-import { browser } from "@web/core/browser/browser";
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_utils";
 
-function tourParams() {
-    const params = new URLSearchParams(browser.location.search);
-    const value = (name) => {
-        const text = params.get(`gumroad_${name}`);
-        if (!text) {
-            throw new Error(`The tour needs ?gumroad_${name}=... in its start URL`);
-        }
-        return text;
-    };
-    return {
-        sales: value("sales"),
-        product: value("product"),
-        pings: value("pings"),
-    };
+import { tourParams } from "@gumroad_connector/../tests/tours/tour_params";
+
+function expectations() {
+    return tourParams({
+        sales: "sales",
+        product: "product",
+        pings: "pings",
+    });
 }
 
 function openGumroadMenu(menuXmlid, label) {
@@ -43,7 +36,7 @@ function openGumroadMenu(menuXmlid, label) {
 
 registry.category("web_tour.tours").add("gumroad_connector_dashboard_tour", {
     steps: () => {
-        const expected = tourParams();
+        const expected = expectations();
         return [
             ...stepUtils.goToAppSteps("account.menu_finance", "Open Invoicing"),
             ...openGumroadMenu("gumroad_sale_menu", "Sales"),

@@ -8,27 +8,20 @@
  * `url` of its own (a `url` different from the test's one would redirect to it and
  * drop the query string).
  */
-import { browser } from "@web/core/browser/browser";
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_utils";
 
-function tourParams() {
-    const params = new URLSearchParams(browser.location.search);
-    const value = (name) => {
-        const text = params.get(`gumroad_${name}`);
-        if (!text) {
-            throw new Error(`The tour needs ?gumroad_${name}=... in its start URL`);
-        }
-        return text;
-    };
-    return {
-        apiUrl: value("api_url"),
-        token: value("token"),
-        published: value("published"),
-        salesInRange: value("sales_in_range"),
-        newSales: value("new_sales"),
-        salesAfterImport: value("sales_after_import"),
-    };
+import { tourParams } from "@gumroad_connector/../tests/tours/tour_params";
+
+function expectations() {
+    return tourParams({
+        apiUrl: "api_url",
+        token: "token",
+        published: "published",
+        salesInRange: "sales_in_range",
+        newSales: "new_sales",
+        salesAfterImport: "sales_after_import",
+    });
 }
 
 // The server calls the sandbox while the browser waits: give it time on a busy machine.
@@ -36,7 +29,7 @@ const SERVER_ROUND_TRIP = 45000;
 
 registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
     steps: () => {
-        const expected = tourParams();
+        const expected = expectations();
         return [
             ...stepUtils.goToAppSteps("account.menu_finance", "Open Invoicing"),
             {
