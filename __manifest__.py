@@ -1,7 +1,7 @@
 {
     "name": "Gumroad Connector",
     "summary": "Book Gumroad sales, refunds and disputes as invoices and credit notes",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.2.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/gumroad-connector/gumroad_connector",
     "author": "gumroad_connector contributors",
@@ -18,6 +18,7 @@
         "security/ir.model.access.csv",
         "views/gumroad_account_views.xml",
         "views/gumroad_sale_views.xml",
+        "views/gumroad_import_views.xml",
         "views/gumroad_payout_views.xml",
         "views/gumroad_webhook_event_views.xml",
         "views/gumroad_subscription_views.xml",

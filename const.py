@@ -63,3 +63,11 @@ ACCOUNTING_MODES = [
 # day the payout left Gumroad (banks take a few days).
 PAYOUT_MATCH_DAYS_BEFORE = 3
 PAYOUT_MATCH_DAYS_AFTER = 10
+
+# A ping that fails for a passing reason (Gumroad unavailable or rate limiting, a
+# concurrent booking) is tried this many times, with a growing back-off, before it is
+# left in error.
+PING_MAX_ATTEMPTS = 6
+# A ping that conflicts with a concurrent booking of the same sale is tried again
+# sooner (2 s, 4 s, ... at most 32 s), up to this many times.
+PING_MAX_CONFLICTS = 20

@@ -131,6 +131,15 @@ def control(root, path, data=None):
         return json.loads(response.read())
 
 
+def import_as_cron(env, account, date_from, date_to):
+    """An import run processed as the import cron does (committed batch by batch)."""
+    run = env["gumroad.import"]._new_run(account, date_from, date_to, "manual")
+    env.cr.commit()
+    run._run_in_cron()
+    env.cr.commit()
+    return dict(run._counts())
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -262,8 +271,7 @@ def main():
             state = control(root, "state")
             requests_before = state.get("request_count", 0)
             started = time.perf_counter()
-            counts = env_["gumroad.sale"]._import_range(account, date_from, date_to)
-            cr.commit()
+            counts = import_as_cron(env_, account, date_from, date_to)
             results["import_s"] = time.perf_counter() - started
             results["counts"] = counts
             results["requests"] = (
@@ -278,8 +286,7 @@ def main():
             written_before = rows_written(cr)
             cr.commit()
             started = time.perf_counter()
-            recounts = env_["gumroad.sale"]._import_range(account, date_from, date_to)
-            cr.commit()
+            recounts = import_as_cron(env_, account, date_from, date_to)
             results["resync_s"] = time.perf_counter() - started
             results["resync_counts"] = recounts
             time.sleep(0.6)

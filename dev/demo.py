@@ -57,11 +57,14 @@ def progress(read, counts):
     sys.stdout.flush()
 
 today = date.today()
-counts = env["gumroad.sale"].with_context(gumroad_progress=progress)._import_range(
-    account, today - timedelta(days=400), today)
-print()
-print(account._format_counts(counts), flush=True)
+# Recorded as an import run and committed batch by batch, as the import cron does.
+run = env["gumroad.import"].with_context(gumroad_progress=progress)._new_run(
+    account, today - timedelta(days=400), today, "manual")
 env.cr.commit()
+run._run_in_cron()
+env.cr.commit()
+print()
+print(run.error_message or run.summary, flush=True)
 payouts = env["gumroad.payout"]._sync_payouts(account)
 env.cr.commit()
 print("Payouts: %d booked; Gumroad balance %.2f USD (the sandbox says %.2f)" % (

@@ -232,25 +232,17 @@ class GumroadAccount(models.Model):
         "edit_products (or account) scope.",
     )
 
-    # Progress of the running (or last) import, shown on the form.
-    import_state = fields.Selection(
-        [
-            ("idle", "Idle"),
-            ("queued", "Queued"),
-            ("running", "Running"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-        ],
-        default="idle",
-        readonly=True,
-        copy=False,
+    # Imports: each is a `gumroad.import` run with its own progress and chatter.
+    import_ids = fields.One2many("gumroad.import", "account_id", string="Imports")
+    import_count = fields.Integer(compute="_compute_last_import")
+    last_import_id = fields.Many2one(
+        "gumroad.import", string="Last import", compute="_compute_last_import"
     )
-    import_date_from = fields.Date(readonly=True, copy=False)
-    import_date_to = fields.Date(readonly=True, copy=False)
-    import_sales_read = fields.Integer(readonly=True, copy=False)
-    import_sales_booked = fields.Integer(readonly=True, copy=False)
-    import_sales_failed = fields.Integer(readonly=True, copy=False)
-    import_summary = fields.Text(readonly=True, copy=False)
+    last_import_state = fields.Char(
+        string="Last import status", compute="_compute_last_import"
+    )
+    last_import_summary = fields.Text(compute="_compute_last_import")
+    last_import_error = fields.Text(compute="_compute_last_import")
 
     sale_ids = fields.One2many("gumroad.sale", "account_id")
     sale_count = fields.Integer(compute="_compute_sale_count")
@@ -312,6 +304,21 @@ class GumroadAccount(models.Model):
         usd = self.env.ref("base.USD")
         for account in self:
             account.usd_currency_id = usd
+
+    def _compute_last_import(self):
+        runs = self.env["gumroad.import"].search_fetch(
+            [("account_id", "in", self.ids)], ["account_id"], order="id desc"
+        )
+        by_account = runs.grouped("account_id")
+        for account in self:
+            account_runs = by_account.get(account, runs.browse())
+            last = account_runs[:1]
+            account.import_count = len(account_runs)
+            account.last_import_id = last
+            states = dict(last._fields["state"]._description_selection(self.env))
+            account.last_import_state = states.get(last.state, False)
+            account.last_import_summary = last.summary or False
+            account.last_import_error = last.error_message or False
 
     def _compute_sale_count(self):
         counts = dict(
@@ -635,6 +642,7 @@ class GumroadAccount(models.Model):
         :raise UserError: with Gumroad's reason when the connection fails
         """
         self.ensure_one()
+        self._check_manager_access()
         client = self._gumroad_client()
         try:
             user = client.get_user()
@@ -720,6 +728,7 @@ class GumroadAccount(models.Model):
 
     def action_disconnect(self):
         """Forget the token (unregistering webhooks first when possible)."""
+        self._check_manager_access()
         for account in self:
             if account.sudo().has_token and account.webhook_registered_resources:
                 try:
@@ -743,6 +752,7 @@ class GumroadAccount(models.Model):
         return True
 
     def action_regenerate_webhook_secret(self):
+        self._check_manager_access()
         for account in self:
             account.sudo().webhook_secret = secrets.token_urlsafe(32)
             account.message_post(
@@ -756,6 +766,7 @@ class GumroadAccount(models.Model):
     def action_import_products(self):
         """Create or update one product.template per Gumroad product (every page)."""
         self.ensure_one()
+        self._check_manager_access()
         client = self._gumroad_client()
         try:
             products = list(client.iter_products())
@@ -776,21 +787,28 @@ class GumroadAccount(models.Model):
         return self._notify(message, "success")
 
     def action_import_sales(self, date_from=None, date_to=None):
-        """Import the sales of [date_from, date_to] (UTC days, both inclusive) to
-        completion.
+        """Import the sales of [date_from, date_to] (UTC days, both inclusive) now, in
+        the caller's transaction (a script or a server action commits it).
 
-        Commits batch by batch outside tests. Dates are `date` objects or 'YYYY-MM-DD';
-        without them the incremental window (since the watermark) is used.
+        Dates are `date` objects or 'YYYY-MM-DD'; without them the incremental window
+        (since the watermark) is used. The import is recorded as a `gumroad.import`.
 
         :return: dict of counts: new, changed, unchanged, skipped, failed, read
+        :raise UserError: when Gumroad stops the import (with Gumroad's reason)
         """
         self.ensure_one()
+        self._check_manager_access()
         date_from, date_to = self._import_range(date_from, date_to)
-        return self.env["gumroad.sale"]._import_range(self, date_from, date_to)
+        run = self.env["gumroad.import"]._new_run(self, date_from, date_to, "manual")
+        counts = run._run_foreground()
+        if run.state == "failed":
+            raise UserError(run.error_message)
+        return counts
 
     def action_sync_payouts(self):
         """Record and book Gumroad's completed payouts, then match bank statements."""
         self.ensure_one()
+        self._check_manager_access()
         try:
             payouts = self.env["gumroad.payout"]._sync_payouts(self)
         except GumroadError as err:
@@ -814,6 +832,14 @@ class GumroadAccount(models.Model):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "gumroad_connector.gumroad_payout_action"
+        )
+        action["domain"] = [("account_id", "=", self.id)]
+        return action
+
+    def action_open_imports(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "gumroad_connector.gumroad_import_action"
         )
         action["domain"] = [("account_id", "=", self.id)]
         return action
@@ -940,38 +966,20 @@ class GumroadAccount(models.Model):
         return date_from, date_to
 
     def _queue_import(self, date_from, date_to):
-        """Run a large import in the background (the import cron), shown as progress."""
+        """Run a large import in the background (the import cron), shown as a run."""
         self.ensure_one()
-        self.sudo().write(
-            {
-                "import_state": "queued",
-                "import_date_from": date_from,
-                "import_date_to": date_to,
-                "import_sales_read": 0,
-                "import_sales_booked": 0,
-                "import_sales_failed": 0,
-                "import_summary": False,
-            }
-        )
-        self.env.ref("gumroad_connector.ir_cron_gumroad_import_sales")._trigger()
+        return self.env["gumroad.import"]._queue(self, date_from, date_to, "wizard")
 
     @api.model
     def _cron_import_queued(self):
-        """Run the imports queued by the wizard, one connector at a time."""
-        cron = self.env["ir.cron"]
-        queued = self.search([("import_state", "in", ("queued", "running"))])
-        for account in queued:
-            account._import_range_safely(
-                account.import_date_from, account.import_date_to
-            )
-            remaining = self.search_count([("import_state", "=", "queued")])
-            if not cron._commit_progress(1, remaining=remaining):
-                break
+        # Kept for databases whose scheduled action predates gumroad.import (its data
+        # is noupdate): the runs are processed there.
+        return self.env["gumroad.import"]._cron_process_imports()
 
     @api.model
     def _cron_sync_sales(self):
         """Incremental sync of every connected connector, plus the daily refund
-        re-scan.
+        re-scan, each as an import run; then the payouts.
         """
         cron = self.env["ir.cron"]
         today = fields.Datetime.now().date()
@@ -979,53 +987,61 @@ class GumroadAccount(models.Model):
             [("state", "=", "connected"), ("sync_enabled", "=", True)]
         )
         for index, account in enumerate(accounts):
-            date_from, date_to = account._import_range()
-            if account.last_rescan_date != today:
-                date_from = min(
-                    date_from, today - timedelta(days=account.refund_lookback_days)
-                )
-            account._import_range_safely(date_from, date_to, rescan=True)
+            run = account._scheduled_run(today)
+            if run._run_in_cron() is False:
+                # Out of time: the import cron finishes the run.
+                self.env.ref(
+                    "gumroad_connector.ir_cron_gumroad_import_sales"
+                )._trigger()
             self.env["gumroad.payout"]._cron_sync_payouts(account)
-            if not cron._commit_progress(1, remaining=len(accounts) - index - 1):
+            if cron._commit_progress(1, remaining=len(accounts) - index - 1) <= 0:
                 break
 
-    def _import_range_safely(self, date_from, date_to, rescan=False):
-        """Import for a cron: never raise, record the outcome on the connector."""
+    def _scheduled_run(self, today):
+        """The scheduled sync's run: the one still unfinished, or a new one since the
+        watermark (with the refund look-back window once a day).
+        """
         self.ensure_one()
-        try:
-            counts = self.env["gumroad.sale"]._import_range(self, date_from, date_to)
-        except (GumroadError, UserError) as err:
-            _logger.warning("Gumroad import of connector %s failed: %s", self.id, err)
-            self.env["gumroad.sale"]._write_account(
-                self, {"import_state": "failed", "import_summary": str(err)}
-            )
-            self.message_post(
-                body=self.env._("Import failed: %(reason)s", reason=str(err))
-            )
-            return None
+        unfinished = self.env["gumroad.import"].search(
+            [
+                ("account_id", "=", self.id),
+                ("origin", "=", "schedule"),
+                ("state", "in", ("queued", "running")),
+            ],
+            limit=1,
+        )
+        if unfinished:
+            return unfinished
+        date_from, date_to = self._import_range()
+        rescan = self.last_rescan_date != today
         if rescan:
-            self.env["gumroad.sale"]._write_account(
-                self, {"last_rescan_date": fields.Datetime.now().date()}
+            date_from = min(
+                date_from, today - timedelta(days=self.refund_lookback_days)
             )
-        return counts
+        return self.env["gumroad.import"]._new_run(
+            self, date_from, date_to, "schedule", rescan=rescan
+        )
 
-    def _record_import_done(self, date_from, date_to, counts):
-        """Move the watermark and record the summary after a complete import."""
+    def _record_import_done(self, run):
+        """Move the watermark and record the sync after a complete run."""
         self.ensure_one()
         today = fields.Datetime.now().date()
-        vals = {
-            "import_state": "done",
-            "import_summary": self._format_counts(counts),
-            "last_sync_at": fields.Datetime.now(),
-        }
-        covers_watermark = not self.sync_watermark or date_from <= self.sync_watermark
-        if covers_watermark and not counts.get("failed_fetch"):
+        vals = {"last_sync_at": fields.Datetime.now()}
+        if run.rescan:
+            vals["last_rescan_date"] = today
+        if not self.sync_watermark or run.date_from <= self.sync_watermark:
             # Everything up to date_to is imported; today stays open (sales keep
             # arriving).
             vals["sync_watermark"] = max(
-                self.sync_watermark or date_to, min(date_to, today)
+                self.sync_watermark or run.date_to, min(run.date_to, today)
             )
-        self.env["gumroad.sale"]._write_account(self, vals)
+        self.sudo().write(vals)
+
+    def _check_manager_access(self):
+        """Refuse before anything reaches Gumroad: only a manager may act on a
+        connector (its actions change Gumroad and the books).
+        """
+        self.check_access("write")
 
     def _format_counts(self, counts):
         return self.env._(
@@ -1065,6 +1081,7 @@ class GumroadAccount(models.Model):
 
     def action_enable_realtime_sync(self):
         self.ensure_one()
+        self._check_manager_access()
         registered = self.env["gumroad.webhook.event"]._subscribe_resources(self)
         message = self.env._(
             "Real-time sync enabled for: %(resources)s.",

@@ -1,5 +1,7 @@
 import base64
 import logging
+import random
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -14,7 +16,8 @@ from ..gumroad import (
     NotFoundError,
     parse_ping,
 )
-from .gumroad_sale import CONCURRENCY_ERRORS
+from ..gumroad.importing import retry_delay_seconds
+from .gumroad_sale_booking import CONCURRENCY_ERRORS
 
 _logger = logging.getLogger(__name__)
 
@@ -26,6 +29,9 @@ SUBSCRIPTION_RESOURCES = (
     "subscription_restarted",
 )
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1")
+# A ping that conflicts with a concurrent booking is tried again at once this many
+# times (each in a fresh transaction) before it waits for a later run.
+IMMEDIATE_CONFLICT_RETRIES = 3
 
 
 class GumroadWebhookEvent(models.Model):
@@ -67,6 +73,11 @@ class GumroadWebhookEvent(models.Model):
         index=True,
     )
     attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(
+        readonly=True,
+        help="A ping that failed for a passing reason (Gumroad unavailable, a "
+        "concurrent booking) is tried again from then on.",
+    )
     last_error = fields.Text(readonly=True)
     result = fields.Char(readonly=True)
     sale_id = fields.Many2one("gumroad.sale", readonly=True, ondelete="set null")
@@ -111,47 +122,160 @@ class GumroadWebhookEvent(models.Model):
 
     @api.model
     def _cron_process_events(self):
+        """Process due pings one by one, each in a transaction of its own.
+
+        A ping is locked (SKIP LOCKED: two workers never take the same one), booked,
+        and committed with its result by `ir.cron._commit_progress` before the next one
+        starts, so a ping that fails or conflicts never rolls back or blocks the others,
+        and the inbox drains whatever arrives meanwhile.
+        """
         cron = self.env["ir.cron"]
+        processed = set()
         while True:
-            events = self.search(
-                [("state", "=", "pending")], limit=const.WEBHOOK_BATCH_SIZE
-            )
-            events = events.try_lock_for_update().filtered_domain(
-                [("state", "=", "pending")]
-            )
-            if not events:
+            due = self._due_domain(processed)
+            candidates = self.search(due, limit=const.WEBHOOK_BATCH_SIZE, order="id")
+            if not candidates:
                 break
+            for event_id in candidates.ids:
+                processed.add(event_id)
+                event = self.browse(event_id).try_lock_for_update()
+                event = event.filtered_domain(self._due_domain())
+                if not event:
+                    continue  # taken by another worker, or done meanwhile
+                event._process_in_own_transaction()
+                remaining = self.search_count(self._due_domain(processed))
+                if cron._commit_progress(1, remaining=remaining) <= 0:
+                    return
+        self._schedule_next_attempt()
+
+    @api.model
+    def _due_domain(self, exclude_ids=()):
+        domain = [
+            ("state", "=", "pending"),
+            "|",
+            ("next_attempt_at", "=", False),
+            ("next_attempt_at", "<=", fields.Datetime.now()),
+        ]
+        if exclude_ids:
+            domain.append(("id", "not in", list(exclude_ids)))
+        return domain
+
+    @api.model
+    def _schedule_next_attempt(self):
+        """Wake the cron when the earliest ping waiting for a retry is due."""
+        waiting = self.search(
+            [
+                ("state", "=", "pending"),
+                ("next_attempt_at", ">", fields.Datetime.now()),
+            ],
+            order="next_attempt_at",
+            limit=1,
+        )
+        if waiting:
+            self.env.ref("gumroad_connector.ir_cron_gumroad_process_events")._trigger(
+                waiting.next_attempt_at
+            )
+
+    def _process_in_own_transaction(self):
+        """Process this (locked) ping; when a concurrent booking of the same sale
+        conflicts, roll back this ping's work alone and try again in a fresh
+        transaction: at once a few times, then later.
+
+        Only the cron calls this: it owns the transaction, which holds this ping only.
+        """
+        self.ensure_one()
+        for attempt in range(1, IMMEDIATE_CONFLICT_RETRIES + 2):
             try:
-                events._process()
+                self._process()
+                # Serialization failures surface when the writes reach the database.
+                self.env.flush_all()
+                return
             except CONCURRENCY_ERRORS as err:
-                # A concurrent booker touched the same sales: the next run re-reads
-                # them.
                 _logger.info(
-                    "Gumroad pings conflicted with a concurrent booking: %r", err
+                    "Gumroad ping %s conflicted with a booking (%r), attempt %s",
+                    self.id,
+                    err,
+                    attempt,
                 )
+                # A fresh transaction: the retry sees what the other booker committed.
                 self.env.cr.rollback()
-                self.env.ref(
-                    "gumroad_connector.ir_cron_gumroad_process_events"
-                )._trigger(fields.Datetime.now() + timedelta(seconds=5))
-                break
-            remaining = self.search_count([("state", "=", "pending")])
-            if (
-                not cron._commit_progress(len(events), remaining=remaining)
-                or not remaining
-            ):
-                break
+                event = self.try_lock_for_update().filtered_domain(self._due_domain())
+                if not event:
+                    return  # taken or finished by another worker meanwhile
+                if attempt <= IMMEDIATE_CONFLICT_RETRIES:
+                    time.sleep(random.uniform(0.05, 0.3) * attempt)
+                    continue
+                event.attempts += 1  # the rolled-back attempt counts
+                # A conflict passes as soon as the other booking commits: retry soon.
+                event._postpone(
+                    self.env._("A concurrent booking of the same sale: %(e)s", e=err),
+                    base_delay=2.0,
+                    max_attempts=const.PING_MAX_CONFLICTS,
+                )
 
     def _process(self):
-        """Treat each ping as a signal: re-read the truth from Gumroad, then book it."""
+        """Treat each ping as a signal: re-read the truth from Gumroad, then book it.
+
+        Each ping books in a savepoint of its own: one that fails leaves the others
+        booked. Nothing is committed here.
+        """
         for event in self:
             event.attempts += 1
             try:
                 with self.env.cr.savepoint():
                     result = event._process_one()
-            except (GumroadError, UserError, MalformedPayloadError) as err:
+            except GumroadError as err:
+                if err.retryable:
+                    event._postpone(str(err))
+                else:
+                    event.write({"state": "error", "last_error": str(err)})
+                continue
+            except (UserError, MalformedPayloadError) as err:
                 event.write({"state": "error", "last_error": str(err)})
                 continue
-            event.write({"state": result[0], "result": result[1], "last_error": False})
+            event.write(
+                {
+                    "state": result[0],
+                    "result": result[1],
+                    "last_error": False,
+                    "next_attempt_at": False,
+                }
+            )
+
+    def _postpone(self, reason, base_delay=30.0, max_attempts=const.PING_MAX_ATTEMPTS):
+        """Try the ping again later with a growing back-off; after the last attempt it
+        is in error with the reason.
+        """
+        self.ensure_one()
+        attempts = max(self.attempts, 1)
+        if attempts >= max_attempts:
+            self.write(
+                {
+                    "state": "error",
+                    "attempts": attempts,
+                    "next_attempt_at": False,
+                    "last_error": self.env._(
+                        "Failed %(n)s times; the last time: %(reason)s",
+                        n=attempts,
+                        reason=reason,
+                    ),
+                }
+            )
+            return
+        delay = retry_delay_seconds(attempts, base=base_delay, cap=base_delay * 16)
+        self.write(
+            {
+                "state": "pending",
+                "attempts": attempts,
+                "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay),
+                "last_error": self.env._(
+                    "Attempt %(n)s failed, tried again in %(delay)s s: %(reason)s",
+                    n=attempts,
+                    delay=int(delay),
+                    reason=reason,
+                ),
+            }
+        )
 
     def _process_one(self):
         self.ensure_one()
@@ -165,7 +289,11 @@ class GumroadWebhookEvent(models.Model):
                 [("account_id", "=", account.id), ("gumroad_id", "=", ping.sale_id)],
                 limit=1,
             )
-            if ping.resource_name == "sale" and existing and existing.state != "error":
+            if ping.resource_name == "sale" and existing.state not in (
+                False,
+                "error",
+                "pending",
+            ):
                 self.sale_id = existing
                 return "done", self.env._("Duplicate sale ping: already booked.")
             try:
@@ -185,10 +313,12 @@ class GumroadWebhookEvent(models.Model):
                 limit=1,
             )
             if payload.get("is_gift_receiver_purchase") and ping.sale_timestamp:
-                # The paid row of a gift is the sender's, only in the sales list: sync
-                # that day.
+                # The paid row of a gift is the sender's, only in the sales list: the
+                # import cron syncs that day.
                 day = ping.sale_timestamp.date()
-                sale_model._import_range(account, day, day + timedelta(days=1))
+                self.env["gumroad.import"]._queue(
+                    account, day, day + timedelta(days=1), "ping"
+                )
             if counts.get("failed"):
                 raise UserError(
                     self.sale_id.error_message or self.env._("Booking failed.")
@@ -209,11 +339,13 @@ class GumroadWebhookEvent(models.Model):
 
     def action_replay(self):
         """Queue the selected events again (after a fix, or to re-read Gumroad)."""
-        self.write({"state": "pending", "last_error": False})
+        self.check_access("write")
+        self.write({"state": "pending", "last_error": False, "next_attempt_at": False})
         self.env.ref("gumroad_connector.ir_cron_gumroad_process_events")._trigger()
         return True
 
     def action_process_now(self):
+        self.check_access("write")
         self.filtered(lambda e: e.state == "pending")._process()
         return True
 

@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
@@ -9,6 +10,12 @@ from .common import GumroadCommon
 
 @tagged("post_install", "-at_install")
 class TestBackgroundImport(GumroadCommon):
+    def import_runs(self):
+        """Run the import cron once, reporting progress without committing."""
+        with self.cron_progress() as progress:
+            self.env["gumroad.import"]._cron_process_imports()
+        return progress
+
     def test_a_large_range_runs_in_the_background_and_shows_progress(self):
         today = fields.Datetime.now().date()
         wizard = self.env["gumroad.sale.import"].create(
@@ -21,30 +28,78 @@ class TestBackgroundImport(GumroadCommon):
         wizard.action_import()
         self.assertEqual(wizard.state, "queued")
         self.assertIn("background", wizard.summary)
-        self.assertEqual(self.account.import_state, "queued")
+        run = wizard.import_id
+        self.assertEqual((run.state, run.origin), ("queued", "wizard"))
+        self.assertEqual(run.progress, 0.0)
         self.assertFalse(self.account.sale_ids, "nothing is booked inside the wizard")
-        with self.cron_progress():
-            self.env["gumroad.account"]._cron_import_queued()
-        self.assertEqual(self.account.import_state, "done")
-        self.assertEqual(self.account.import_sales_read, len(self.sandbox.sales))
-        self.assertEqual(self.account.import_sales_failed, 0)
+        progress = self.import_runs()
+        self.assertTrue(progress.called, "the cron reports its progress")
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.progress, 100.0)
+        self.assertEqual(run.sales_read, len(self.sandbox.sales))
+        self.assertEqual(run.sales_failed, 0)
+        self.assertIn(f"{len(self.sandbox.sales)} sales read", run.summary)
+        self.assertEqual(len(self.account.sale_ids), len(self.sandbox.sales))
         self.assertIn(
-            f"{len(self.sandbox.sales)} sales read", self.account.import_summary
+            f"{len(self.sandbox.sales)} sales read", run.message_ids[:1].body or ""
+        )
+
+    def test_a_run_out_of_time_resumes_where_it_stopped(self):
+        """The cron's time budget ends after the first chunk: the run keeps its
+        position, and the next call finishes it without reading that chunk again.
+        """
+        today = fields.Datetime.now().date()
+        run = self.env["gumroad.import"]._queue(
+            self.account, today - timedelta(days=400), today, "wizard"
+        )
+        cron_class = type(self.env["ir.cron"])
+        with patch.object(
+            cron_class, "_commit_progress", autospec=True, return_value=0.0
+        ):
+            self.env["gumroad.import"]._cron_process_imports()
+        self.assertEqual(run.state, "running")
+        self.assertGreater(run.next_date, run.date_from)
+        self.assertLess(run.next_date, today)
+        self.assertTrue(0 < run.progress < 100)
+        first_chunk = [
+            s
+            for s in self.sandbox.sales
+            if date.fromisoformat(s["created_at"][:10]) < run.next_date
+        ]
+        self.assertEqual(run.sales_read, len(first_chunk))
+        self.import_runs()
+        self.assertEqual(run.state, "done")
+        self.assertEqual(
+            run.sales_read, len(self.sandbox.sales), "no day was read twice"
         )
         self.assertEqual(len(self.account.sale_ids), len(self.sandbox.sales))
+        self.assertEqual(run.attempts, 2)
 
     @mute_logger(
         "odoo.addons.gumroad_connector.gumroad.client",
-        "odoo.addons.gumroad_connector.models.gumroad_account",
+        "odoo.addons.gumroad_connector.models.gumroad_import",
     )
     def test_gumroad_down_during_a_scheduled_import_is_reported_not_raised(self):
+        self.account.state = "connected"
         self.sandbox.faults.server_error_every = 1
         with self.no_sleep():
-            result = self.account._import_range_safely(
-                date(2000, 1, 1), date(2100, 1, 1)
-            )
-        self.assertIsNone(result)
-        self.assertEqual(self.account.import_state, "failed")
-        self.assertIn("unavailable", self.account.import_summary)
-        self.assertIn("run the import again", self.account.import_summary)
+            self.import_runs_sync()
+        run = self.account.last_import_id
+        self.assertEqual((run.state, run.origin), ("failed", "schedule"))
+        self.assertIn("unavailable", run.error_message)
+        self.assertIn("run the import again", run.error_message)
+        self.assertIn(
+            "Import failed", " ".join(self.account.message_ids.mapped("body"))
+        )
         self.assertFalse(self.account.sync_watermark, "the watermark does not move")
+        # Retry queues a run of what is left, which books once Gumroad is back.
+        self.sandbox.faults.reset()
+        retry = self.env["gumroad.import"].browse(run.action_retry()["res_id"])
+        self.assertEqual((retry.origin, retry.date_from), ("retry", run.date_from))
+        self.import_runs()
+        self.assertEqual(retry.state, "done")
+        self.assertTrue(self.account.sale_ids)
+
+    def import_runs_sync(self):
+        with self.cron_progress():
+            self.env["gumroad.account"]._cron_sync_sales()

@@ -4,7 +4,7 @@ from odoo.tools import mute_logger
 
 from .common import GumroadCommon
 
-SALE_LOGGER = "odoo.addons.gumroad_connector.models.gumroad_sale"
+SALE_LOGGER = "odoo.addons.gumroad_connector.models.gumroad_sale_license"
 
 
 @tagged("post_install", "-at_install")

@@ -26,6 +26,8 @@ class TestRealtimeSync(GumroadCommon, HttpCase):
             self.assertTrue(self.sandbox.wait_for_pings(timeout=20))
         with self.cron_progress():
             self.events._cron_process_events()
+            # What a ping queued (a gift's day to sync) is run by the import cron.
+            self.env["gumroad.import"]._cron_process_imports()
         return result
 
     def test_sale_then_partial_refund_then_refund_end_to_end(self):
@@ -60,6 +62,8 @@ class TestRealtimeSync(GumroadCommon, HttpCase):
         receiver_record = self.record(receiver["id"])
         self.assertTrue(receiver_record.is_gift_receiver)
         self.assertEqual(receiver_record.state, "skipped")
+        run = self.account.last_import_id
+        self.assertEqual((run.origin, run.state), ("ping", "done"))
         sender_record = self.record(sender["id"])
         self.assertEqual(
             sender_record.state, "invoiced", "the day's sync booked the sender"

@@ -6,6 +6,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import const
 from .common import GumroadCommon
 
 
@@ -269,17 +270,30 @@ class TestSaleImport(GumroadCommon):
         )
 
     def test_wizard_import_books_and_reports_the_counts(self):
+        today = fields.Datetime.now().date()
+        date_from = today - timedelta(days=const.FOREGROUND_IMPORT_MAX_DAYS - 1)
+        in_range = [
+            s
+            for s in self.sandbox.sales
+            if date_from <= date.fromisoformat(s["created_at"][:10]) <= today
+        ]
+        self.assertTrue(in_range, "the demo data needs sales in the last month")
         wizard = self.env["gumroad.sale.import"].create(
-            {
-                "account_id": self.account.id,
-                "date_from": date(2000, 1, 1),
-                "date_to": date(2100, 1, 1),
-            }
+            {"account_id": self.account.id, "date_from": date_from, "date_to": today}
         )
-        wizard.with_context(gumroad_foreground=True).action_import()
+        wizard.action_import()
         self.assertEqual(wizard.state, "done")
-        self.assertIn(f"{len(self.sandbox.sales)} sales read", wizard.summary)
-        self.assertEqual(self.account.import_state, "done")
+        self.assertIn(f"{len(in_range)} sales read", wizard.summary)
+        run = wizard.import_id
+        self.assertEqual(
+            (run.state, run.origin, run.sales_read), ("done", "wizard", len(in_range))
+        )
+        self.assertEqual(self.account.last_import_id, run)
+        self.assertEqual(
+            set(self.account.sale_ids.mapped("gumroad_id")),
+            {s["id"] for s in in_range},
+            "only the sales of the range are booked",
+        )
 
     def test_a_sale_that_cannot_be_booked_is_in_error_and_retry_books_it(self):
         self.account.currency_mode = "listed"
@@ -306,7 +320,7 @@ class TestSaleImport(GumroadCommon):
         self.assertEqual(record.state, "invoiced")
         self.assertEqual(record.invoice_id.currency_id, self.jpy)
 
-    @mute_logger("odoo.addons.gumroad_connector.models.gumroad_sale")
+    @mute_logger("odoo.addons.gumroad_connector.models.gumroad_sale_booking")
     def test_a_malformed_sale_is_marked_with_the_field_and_the_others_book(self):
         good, bad = self.sandbox.sales[0], copy.deepcopy(self.sandbox.sales[1])
         bad["price"] = "twelve dollars"
@@ -347,6 +361,10 @@ class TestSaleImport(GumroadCommon):
         self.account.sync_watermark = date(2000, 1, 1)
         with self.cron_progress():
             self.env["gumroad.account"]._cron_sync_sales()
+        run = self.account.last_import_id
+        self.assertEqual(
+            (run.origin, run.state, run.rescan), ("schedule", "done", True)
+        )
         self.assertEqual(self.account.sync_watermark, fields.Datetime.now().date())
         self.assertEqual(self.account.last_rescan_date, fields.Datetime.now().date())
         self.assertEqual(

@@ -1,6 +1,10 @@
+from datetime import timedelta
+
+from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .. import const
 from ..gumroad.sandbox import reliability
 from .common import FORM, GumroadWebhookCommon
 
@@ -118,8 +122,15 @@ class TestWebhook(GumroadWebhookCommon):
             "kept in error with the reason; nothing booked",
         )
 
-    def test_error_event_replays_after_the_cause_is_fixed(self):
+    def test_a_ping_gumroad_cannot_answer_is_retried_later_and_then_books(self):
         sale = self.paid_sale()
+        other = self.sandbox_sale(
+            lambda s: (
+                self.untouched(s)
+                and not s["is_gift_sender_purchase"]
+                and s["id"] != sale["id"]
+            )
+        )
         self.sandbox.faults.server_error_every = 1
         self.post(self.sandbox.ping_body("sale", sale_id=sale["id"]))
         with (
@@ -128,13 +139,45 @@ class TestWebhook(GumroadWebhookCommon):
         ):
             self.process_events()
         event = self.events.search([])
+        self.assertEqual(event.state, "pending", "a passing failure is retried")
+        self.assertEqual(event.attempts, 1)
+        self.assertIn("unavailable", event.last_error)
+        self.assertGreater(event.next_attempt_at, fields.Datetime.now())
+        # Not due yet: the cron leaves it, and books the pings that came after it.
+        self.sandbox.faults.reset()
+        self.post(self.sandbox.ping_body("sale", sale_id=other["id"]))
+        self.process_events()
+        self.assertEqual(event.attempts, 1)
+        self.assertEqual(self.record(other["id"]).state, "invoiced")
+        self.assertNotEqual(self.record(sale["id"]).state, "invoiced")
+        event.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+        self.process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.attempts, 2)
+        self.assertFalse(event.last_error)
+        self.assertEqual(self.record(sale["id"]).state, "invoiced")
+
+    def test_a_ping_that_keeps_failing_ends_in_error_and_replays_after_the_fix(self):
+        sale = self.paid_sale()
+        self.sandbox.faults.server_error_every = 1
+        self.post(self.sandbox.ping_body("sale", sale_id=sale["id"]))
+        event = self.events.search([])
+        with (
+            self.no_sleep(),
+            mute_logger("odoo.addons.gumroad_connector.gumroad.client"),
+        ):
+            for _attempt in range(const.PING_MAX_ATTEMPTS):
+                self.assertEqual(event.state, "pending")
+                event.next_attempt_at = False
+                self.process_events()
         self.assertEqual(event.state, "error")
+        self.assertEqual(event.attempts, const.PING_MAX_ATTEMPTS)
+        self.assertIn(f"Failed {const.PING_MAX_ATTEMPTS} times", event.last_error)
         self.assertIn("unavailable", event.last_error)
         self.sandbox.faults.reset()
         event.action_replay()
         self.process_events()
         self.assertEqual(event.state, "done")
-        self.assertEqual(event.attempts, 2)
         self.assertEqual(self.record(sale["id"]).state, "invoiced")
 
     def test_subscription_pings_update_the_subscription(self):

@@ -133,13 +133,16 @@ class Books:
         assert not wrong, f"net differs from Gumroad's (booked, gumroad): {wrong}"
         return len(paid)
 
+    def run_import(self, account_id, date_from, date_to, origin="manual"):
+        return run_import(self.env_factory, account_id, date_from, date_to, origin)
+
     def run_with_retry(self, work, attempts=8):
         """Run work(env) in its own transaction, retried on a serialization conflict
         as Odoo's request and cron runners do.
         """
         import psycopg2.errors
 
-        from odoo.addons.gumroad_connector.models.gumroad_sale import (
+        from odoo.addons.gumroad_connector.models.gumroad_sale_booking import (
             CONCURRENCY_ERRORS,
         )
 
@@ -166,3 +169,17 @@ class Books:
 @pytest.fixture
 def books(env_factory):
     return Books(env_factory)
+
+
+def run_import(env_factory, account_id, date_from, date_to, origin="manual"):
+    """An import run processed the way the import cron processes it: committed batch
+    by batch in its own transactions, conflicts retried. Return the run, read afresh.
+    """
+    env = env_factory()
+    account = env["gumroad.account"].browse(account_id)
+    run = env["gumroad.import"]._new_run(account, date_from, date_to, origin)
+    env.cr.commit()
+    run._run_in_cron()
+    env.cr.commit()
+    check = env_factory()
+    return check["gumroad.import"].browse(run.id)

@@ -49,28 +49,18 @@ def impatient_client(monkeypatch):
     monkeypatch.setattr(client_module.GumroadClient, "__init__", init)
 
 
-def import_until_done(env_factory, account_id, max_runs=10):
+def import_until_done(books, account_id, max_runs=10):
     """Run the import as a user would: again after each failure, reading the reason
-    the connector shows. Return (counts of the run that finished, failure reasons).
+    the import shows. Return (counts of the run that finished, failure reasons).
     """
-    from odoo.exceptions import UserError
-
     reasons = []
     for _run in range(max_runs):
-        env = env_factory()
-        account = env["gumroad.account"].browse(account_id)
-        try:
-            counts = env["gumroad.sale"]._import_range(
-                account, "2000-01-01", "2100-01-01"
-            )
-            env.cr.commit()
-            return counts, reasons
-        except UserError as err:
-            env.cr.rollback()
-            account.invalidate_recordset()
-            assert account.import_state == "failed"
-            assert account.import_summary == str(err)
-            reasons.append(str(err))
+        run = books.run_import(account_id, "2000-01-01", "2100-01-01")
+        if run.state == "done":
+            return run._counts(), reasons
+        assert run.state == "failed"
+        assert run.error_message.startswith("Import stopped after "), run.error_message
+        reasons.append(run.error_message)
     raise AssertionError(f"no import finished in {max_runs} runs: {reasons}")
 
 
@@ -96,7 +86,7 @@ def test_an_import_through_every_gumroad_fault_books_each_sale_once(
         # Each run books what it read before a request failed for good, so runs
         # move forward; a longer import meets more such failures.
         _counts, reasons = import_until_done(
-            env_factory, account_id, max_runs=10 + sales // 40
+            books, account_id, max_runs=10 + sales // 40
         )
         injected = dict(sandbox.faults_injected)
         sandbox.faults.reset()
@@ -108,7 +98,7 @@ def test_an_import_through_every_gumroad_fault_books_each_sale_once(
         for kind in ("rate_limit", "server_error", "drop", "truncate", "slow"):
             assert injected[kind] > 0, f"no {kind} fault was injected"
         # A run over the same range afterwards changes nothing.
-        again, _reasons = import_until_done(env_factory, account_id)
+        again, _reasons = import_until_done(books, account_id)
         assert again["new"] == again["changed"] == 0
         reliability.record(
             case,
@@ -150,31 +140,25 @@ def test_gumroad_going_down_mid_import_is_reported_and_the_next_run_finishes(
             target=take_gumroad_down_after_the_first_batch, daemon=True
         )
         watcher.start()
-        from odoo.exceptions import UserError
-
-        env = env_factory()
-        account = env["gumroad.account"].browse(account_id)
-        with pytest.raises(UserError) as raised:
-            env["gumroad.sale"]._import_range(account, "2000-01-01", "2100-01-01")
-        env.cr.rollback()
+        run = books.run_import(account_id, "2000-01-01", "2100-01-01")
         stop_watching.set()
         watcher.join()
         assert committed, "Gumroad went down only after a batch was committed"
-        message = str(raised.value)
+        assert run.state == "failed"
+        message = run.error_message
         assert message.startswith("Import stopped after ")
         assert "503" in message or "unavailable" in message.lower(), message
         assert "run the import again" in message
-
+        assert "Import stopped after" in run.message_ids[0].body
         check = env_factory()
         account = check["gumroad.account"].browse(account_id)
-        assert account.import_state == "failed"
-        assert account.import_summary == message
+        assert account.last_import_id == run
         assert "Import stopped after" in account.message_ids[0].body
         booked_when_down = sum(books.invoice_counts(account_id).values())
         assert 0 < booked_when_down < len(sandbox.sales)
 
         sandbox.faults.reset()
-        counts, reasons = import_until_done(env_factory, account_id)
+        counts, reasons = import_until_done(books, account_id)
         assert not reasons
         paid = books.check_booked_once(sandbox, account_id)
         assert counts["read"] == len(sandbox.sales)
@@ -191,7 +175,7 @@ def test_gumroad_going_down_mid_import_is_reported_and_the_next_run_finishes(
 
 
 def test_the_token_is_absent_from_a_pg_dump_and_from_the_logs(
-    make_connector, env_factory, registry, impatient_client
+    make_connector, env_factory, books, registry, impatient_client
 ):
     from odoo.tools import config
 
@@ -213,7 +197,7 @@ def test_the_token_is_absent_from_a_pg_dump_and_from_the_logs(
             account.action_verify_connection()
             env.cr.commit()
             sandbox.faults.configure(rate_limit_every=3, server_error_every=5)
-            import_until_done(env_factory, account_id)
+            import_until_done(books, account_id)
             sandbox.faults.reset()
             sandbox.revoke_token(token)
             env = env_factory()

@@ -35,10 +35,12 @@ class GumroadSaleImport(models.TransientModel):
             ("draft", "Draft"),
             ("previewed", "Previewed"),
             ("done", "Done"),
+            ("failed", "Failed"),
             ("queued", "Queued"),
         ],
         default="draft",
     )
+    import_id = fields.Many2one("gumroad.import", string="Import", readonly=True)
     preview_read = fields.Integer(string="Sales found", readonly=True)
     preview_new = fields.Integer(string="New", readonly=True)
     preview_changed = fields.Integer(string="Changed", readonly=True)
@@ -73,6 +75,7 @@ class GumroadSaleImport(models.TransientModel):
     def action_preview(self):
         """Count new, changed, unchanged and skipped sales; books nothing."""
         self.ensure_one()
+        self.account_id._check_manager_access()
         client = self.account_id._gumroad_client()
         counts = Counter()
         try:
@@ -103,22 +106,37 @@ class GumroadSaleImport(models.TransientModel):
         """Import the range now, or in the background when it is large."""
         self.ensure_one()
         account = self.account_id
+        account._check_manager_access()
         days = (self.date_to - self.date_from).days + 1
-        if days > const.FOREGROUND_IMPORT_MAX_DAYS and not self.env.context.get(
-            "gumroad_foreground"
-        ):
-            account._queue_import(self.date_from, self.date_to)
+        if days > const.FOREGROUND_IMPORT_MAX_DAYS:
+            run = account._queue_import(self.date_from, self.date_to)
             self.write(
                 {
                     "state": "queued",
+                    "import_id": run.id,
                     "summary": self.env._(
-                        "The import of %(days)s days runs in the background; the "
-                        "connector shows its progress.",
+                        "The import of %(days)s days runs in the background; "
+                        "Gumroad > Imports shows its progress.",
                         days=days,
                     ),
                 }
             )
             return self._reopen()
-        counts = account.action_import_sales(self.date_from, self.date_to)
-        self.write({"state": "done", "summary": account._format_counts(counts)})
+        # Small enough for the request: booked in its transaction, committed with it
+        # (a failure is shown here, and what was booked before it is kept).
+        run = self.env["gumroad.import"]._new_run(
+            account, self.date_from, self.date_to, "wizard"
+        )
+        run._run_foreground()
+        self.write(
+            {
+                "state": "done" if run.state == "done" else "failed",
+                "import_id": run.id,
+                "summary": run.error_message or run.summary,
+            }
+        )
         return self._reopen()
+
+    def action_open_import(self):
+        self.ensure_one()
+        return self.import_id._open()

@@ -36,6 +36,20 @@ CASES = (
     ("fuzz_ping", "Fuzzing: ping parser", "test"),
     ("fuzz_amount", "Fuzzing: amount parser", "test"),
     ("multi_company", "Multi-company: company A never sees company B", "test"),
+    ("live_ping_kinds", "Live server: every ping kind booked by its own cron", "test"),
+    ("live_ping_flow", "Live server: 200 duplicate pings in 20 s", "test"),
+    (
+        "live_ping_and_import",
+        "Live server: pings and a queued import on 2 cron threads",
+        "test",
+    ),
+    ("scripted_import_shell", "Scripted import in odoo-bin shell", "test"),
+    (
+        "scripted_import_server_action",
+        "Scripted import in a server action over JSON-RPC",
+        "test",
+    ),
+    ("live_access_before_gumroad", "Access refused before any Gumroad request", "test"),
 )
 CASE_TITLES = {key: title for key, title, _suite in CASES}
 

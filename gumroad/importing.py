@@ -1,0 +1,79 @@
+"""How an import walks a date range, and how a sale payload is recognised as unchanged.
+
+Plain decisions of the import, kept apart from Odoo so they read and test on their own.
+"""
+
+import hashlib
+import json
+from datetime import date, timedelta
+
+# Keys of a sale payload that change without the sale changing ("3 days ago",
+# ratings, ...).
+VOLATILE_KEYS = frozenset(
+    {
+        "timestamp",
+        "daystamp",
+        "product_rating",
+        "reviews_count",
+        "average_rating",
+        "is_following",
+        "can_contact",
+        "sent_abandoned_cart_email",
+        # Grows each time the buyer's software checks its key: not a change of the
+        # sale. "Verify licence" reads the current count.
+        "license_uses",
+    }
+)
+
+# A run books its range chunk by chunk and records, after each complete chunk, the
+# first day still to import: a run that stops (time budget, crash, Gumroad down) goes
+# on from there. Chunks are big enough for the fetch workers to read several windows
+# at once, and small enough that a resumed run re-reads little.
+CHUNK_MIN_DAYS = 28
+CHUNKS_PER_RUN = 8
+
+
+def payload_fingerprint(payload: dict) -> str:
+    """A stable digest of what Gumroad says about a sale, to detect 'nothing
+    changed'.
+    """
+    stable = {k: v for k, v in payload.items() if k not in VOLATILE_KEYS}
+    return hashlib.sha1(
+        json.dumps(stable, sort_keys=True, default=str).encode(), usedforsecurity=False
+    ).hexdigest()
+
+
+def clamp_range(
+    date_from: date, date_to: date, first_day: date, last_day: date
+) -> tuple[date, date] | None:
+    """The part of [date_from, date_to] where Gumroad can have sales, or None."""
+    date_from, date_to = max(date_from, first_day), min(date_to, last_day)
+    return (date_from, date_to) if date_from <= date_to else None
+
+
+def chunk_days(date_from: date, date_to: date) -> int:
+    """How many days one chunk of a run over [date_from, date_to] covers."""
+    span = (date_to - date_from).days + 1
+    return max(CHUNK_MIN_DAYS, -(-span // CHUNKS_PER_RUN))
+
+
+def next_chunk(position: date, date_to: date, days: int) -> tuple[date, date] | None:
+    """The chunk that starts at `position`, or None once the range is done."""
+    if position > date_to:
+        return None
+    return position, min(date_to, position + timedelta(days=days - 1))
+
+
+def window_days(date_from: date, date_to: date, workers: int, min_days: int) -> int:
+    """Size of the date windows the fetch workers read a chunk in: one per worker,
+    twice over (a window too big for Gumroad's query timeout is split by the client).
+    """
+    span = (date_to - date_from).days + 1
+    return max(min_days, -(-span // (2 * workers)))
+
+
+def retry_delay_seconds(attempt: int, base: float = 30.0, cap: float = 3600.0) -> float:
+    """Back-off before retry number `attempt` (1, 2, ...) of a ping that failed for a
+    passing reason: 30 s, 1 min, 2 min, ... at most an hour.
+    """
+    return min(cap, base * 2 ** max(attempt - 1, 0))

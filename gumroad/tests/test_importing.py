@@ -1,0 +1,106 @@
+"""The import's plain decisions: chunks of a run, fingerprints, ping back-off, and
+the licence facts."""
+
+import itertools
+from datetime import date, timedelta
+
+import pytest
+
+from gumroad.errors import NotFoundError
+from gumroad.importing import (
+    CHUNK_MIN_DAYS,
+    chunk_days,
+    clamp_range,
+    next_chunk,
+    payload_fingerprint,
+    retry_delay_seconds,
+    window_days,
+)
+from gumroad.licenses import gumroad_message, refund_rule_applies
+
+
+def walk(date_from, date_to):
+    days = chunk_days(date_from, date_to)
+    chunk = next_chunk(date_from, date_to, days)
+    chunks = []
+    while chunk:
+        chunks.append(chunk)
+        chunk = next_chunk(chunk[1] + timedelta(days=1), date_to, days)
+    return chunks
+
+
+@pytest.mark.parametrize("span", [1, 27, 28, 29, 100, 400, 5000])
+def test_chunks_cover_the_range_once_in_order(span):
+    date_from = date(2024, 1, 1)
+    date_to = date_from + timedelta(days=span - 1)
+    chunks = walk(date_from, date_to)
+    assert chunks[0][0] == date_from
+    assert chunks[-1][1] == date_to
+    for (_a, end), (start, _b) in itertools.pairwise(chunks):
+        assert start == end + timedelta(days=1), "no gap, no overlap"
+    assert len(chunks) <= 8
+    assert all((end - start).days + 1 >= CHUNK_MIN_DAYS for start, end in chunks[:-1])
+
+
+def test_a_small_range_is_one_chunk_and_a_long_one_at_most_eight():
+    assert len(walk(date(2024, 1, 1), date(2024, 1, 28))) == 1
+    assert len(walk(date(2011, 1, 1), date(2026, 12, 1))) == 8
+
+
+def test_no_chunk_once_the_position_is_past_the_end():
+    assert next_chunk(date(2024, 2, 1), date(2024, 1, 31), 28) is None
+
+
+def test_clamp_range_keeps_the_days_gumroad_can_have_sales_on():
+    first, last = date(2011, 1, 1), date(2026, 12, 2)
+    assert clamp_range(date(2000, 1, 1), date(2100, 1, 1), first, last) == (
+        first,
+        last,
+    )
+    assert clamp_range(date(2100, 1, 1), date(2100, 2, 1), first, last) is None
+
+
+def test_window_days_gives_each_fetch_worker_two_windows_of_at_least_the_minimum():
+    assert window_days(date(2024, 1, 1), date(2024, 1, 28), 4, 7) == 7
+    assert window_days(date(2024, 1, 1), date(2024, 4, 9), 4, 7) == 13
+
+
+def test_fingerprint_ignores_volatile_keys_only():
+    sale = {"id": "a", "price": 100, "timestamp": "3 days ago", "license_uses": 1}
+    same = dict(sale, timestamp="4 days ago", license_uses=9)
+    assert payload_fingerprint(sale) == payload_fingerprint(same)
+    assert payload_fingerprint(sale) != payload_fingerprint(dict(sale, price=50))
+
+
+def test_ping_retry_back_off_grows_and_is_capped():
+    delays = [retry_delay_seconds(n) for n in range(1, 10)]
+    assert delays[:3] == [30.0, 60.0, 120.0]
+    assert delays == sorted(delays)
+    assert max(delays) == 3600.0
+
+
+def test_gumroad_message_reads_the_json_body_of_an_error():
+    err = NotFoundError(
+        "x", body='{"success": false, "message": "The sale was not found."}'
+    )
+    assert gumroad_message(err) == "The sale was not found."
+    assert gumroad_message(NotFoundError("x", body="")) is None
+    assert gumroad_message(NotFoundError("x", body="[1]")) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "refund", "dispute", "subscription", "raw", "applies"),
+    [
+        ("K", "full", "none", None, {}, True),
+        ("K", "partial", "none", None, {}, False),
+        ("K", "none", "open", None, {}, True),
+        ("K", "none", "won", None, {}, False),
+        (None, "full", "none", None, {}, False),
+        ("K", "full", "none", "sub", {"dead": False}, False),
+        ("K", "full", "none", "sub", {"dead": True}, True),
+    ],
+)
+def test_the_licence_option_applies_to_lost_sales_and_ended_memberships(
+    key, refund, dispute, subscription, raw, applies
+):
+    assert refund_rule_applies(key, refund, dispute, subscription, raw) is applies

@@ -1,0 +1,503 @@
+import logging
+import random
+import time
+from collections import Counter
+from contextlib import closing
+from datetime import timedelta
+from typing import ClassVar
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from .. import const
+from ..gumroad import GumroadError
+from ..gumroad.importing import chunk_days, clamp_range, next_chunk, window_days
+from .gumroad_sale_booking import CONCURRENCY_ERRORS, COUNT_KEYS
+
+_logger = logging.getLogger(__name__)
+
+# A conflicting batch is retried this many times, each in a fresh transaction, then
+# split in halves; a single sale is retried up to MAX_BATCH_ATTEMPTS times.
+SPLIT_AFTER_ATTEMPTS = 3
+MAX_BATCH_ATTEMPTS = 10
+# First key of the PostgreSQL advisory locks that make one worker own a run.
+ADVISORY_LOCK_NAMESPACE = 0x6752  # "gR"
+
+
+class RunCancelled(Exception):
+    """Someone cancelled the run while a worker was booking it."""
+
+
+class GumroadImport(models.Model):
+    """One import of a connector's sales over a date range, booked batch by batch.
+
+    Every path that imports creates one: the wizard, the scheduled sync (with its
+    refund re-scan), a gift ping, a retry, a script. Runs are processed by the
+    "Gumroad: run imports" cron, or in the caller's own transaction for a small
+    foreground import (see `_run_foreground`).
+
+    Who commits, and why it is safe:
+    - In a cron, each batch of sales is booked in its own transaction and committed
+      by `ir.cron._commit_progress`, together with the run's counts. After each
+      complete chunk of days the run records the first day still to import
+      (`next_date`), so a run that is killed or runs out of the cron's time budget goes
+      on from there on the next call; a batch that was committed is read again as
+      "unchanged" and books nothing.
+    - A worker owns a run through a session-level PostgreSQL advisory lock on the run's
+      id, which survives the worker's own commits and dies with its connection: two
+      cron workers never process one run at once, and a crashed worker's run is free.
+    - A sale is never booked twice because the booking transaction itself claims the
+      sale rows (INSERT ... ON CONFLICT DO NOTHING, then SELECT ... FOR UPDATE; see
+      `gumroad.sale._book_payloads`): a racer that booked the same sale first makes this
+      transaction wait, then fail with a serialization error, and the batch is retried
+      in a fresh transaction that sees what the racer booked.
+    - In the foreground (a request, a script) nothing is committed here: the caller's
+      transaction holds the whole import and commits it, or rolls it back, as one.
+    """
+
+    _name = "gumroad.import"
+    _description = "Gumroad Import"
+    _inherit: ClassVar[list[str]] = ["mail.thread"]
+    _order = "id desc"
+
+    # === FIELDS === #
+
+    name = fields.Char(compute="_compute_name")
+    account_id = fields.Many2one(
+        "gumroad.account",
+        string="Connector",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
+    )
+    company_id = fields.Many2one(
+        related="account_id.company_id", store=True, index=True
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Started by",
+        default=lambda self: self.env.user,
+        readonly=True,
+    )
+    origin = fields.Selection(
+        [
+            ("wizard", "Import wizard"),
+            ("schedule", "Scheduled sync"),
+            ("ping", "Gift ping"),
+            ("retry", "Retry"),
+            ("manual", "Script or server action"),
+        ],
+        required=True,
+        default="manual",
+        readonly=True,
+    )
+    date_from = fields.Date(required=True, readonly=True, help="First UTC day.")
+    date_to = fields.Date(required=True, readonly=True, help="Last UTC day.")
+    rescan = fields.Boolean(
+        readonly=True,
+        help="The daily refund re-scan of the scheduled sync: recorded on the "
+        "connector when the run is done.",
+    )
+    next_date = fields.Date(
+        string="Resumes at",
+        readonly=True,
+        help="Every day before this one is imported completely.",
+    )
+    state = fields.Selection(
+        [
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="queued",
+        required=True,
+        readonly=True,
+        index=True,
+        tracking=True,
+    )
+    sales_read = fields.Integer(readonly=True)
+    sales_new = fields.Integer(readonly=True)
+    sales_changed = fields.Integer(readonly=True)
+    sales_unchanged = fields.Integer(readonly=True)
+    sales_skipped = fields.Integer(string="Not invoiced ($0)", readonly=True)
+    sales_failed = fields.Integer(readonly=True)
+    progress = fields.Float(
+        compute="_compute_progress", help="Share of the range's days imported."
+    )
+    summary = fields.Text(compute="_compute_summary")
+    error_message = fields.Text(readonly=True)
+    started_at = fields.Datetime(readonly=True)
+    finished_at = fields.Datetime(readonly=True)
+    attempts = fields.Integer(
+        readonly=True, help="How many times a worker took this run up."
+    )
+
+    _date_range_ordered = models.Constraint(
+        "CHECK(date_from <= date_to)",
+        "An import's start date must not be after its end.",
+    )
+
+    # === COMPUTE METHODS === #
+
+    @api.depends("account_id", "date_from", "date_to")
+    def _compute_name(self):
+        for run in self:
+            run.name = self.env._(
+                "%(connector)s: %(start)s to %(end)s",
+                connector=run.account_id.name or "",
+                start=run.date_from,
+                end=run.date_to,
+            )
+
+    @api.depends("date_from", "date_to", "next_date", "state")
+    def _compute_progress(self):
+        last_day = fields.Date.context_today(self) + timedelta(days=1)
+        for run in self:
+            span = (
+                run.date_from
+                and run.date_to
+                and clamp_range(
+                    run.date_from, run.date_to, const.GUMROAD_FIRST_DAY, last_day
+                )
+            )
+            if run.state == "done" or (run.date_from and not span):
+                run.progress = 100.0
+                continue
+            if not span or not run.next_date:
+                run.progress = 0.0
+                continue
+            total = (span[1] - span[0]).days + 1
+            done = min(max((run.next_date - span[0]).days, 0), total)
+            run.progress = 100.0 * done / total
+
+    @api.depends(*(f"sales_{key}" for key in COUNT_KEYS))
+    def _compute_summary(self):
+        for run in self:
+            run.summary = run.account_id._format_counts(run._counts())
+
+    # === ACTION METHODS === #
+
+    def action_retry(self):
+        """Queue a new run for what a failed or cancelled run did not import."""
+        self.check_access("write")
+        runs = self.browse()
+        for run in self.filtered(lambda r: r.state in ("failed", "cancelled")):
+            runs |= run._queue(
+                run.account_id, run.next_date or run.date_from, run.date_to, "retry"
+            )
+        return runs._open() if len(runs) == 1 else True
+
+    def action_cancel(self):
+        self.check_access("write")
+        self.filtered(lambda r: r.state in ("queued", "running")).write(
+            {"state": "cancelled", "finished_at": fields.Datetime.now()}
+        )
+        return True
+
+    def _open(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Gumroad import"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+        }
+
+    # === BUSINESS METHODS === #
+
+    def _counts(self):
+        self.ensure_one()
+        return Counter({key: self[f"sales_{key}"] for key in COUNT_KEYS})
+
+    @api.model
+    def _queue(self, account, date_from, date_to, origin, rescan=False):
+        """A queued run of [date_from, date_to] for the import cron (triggered now)."""
+        run = self._new_run(account, date_from, date_to, origin, rescan=rescan)
+        self.env.ref("gumroad_connector.ir_cron_gumroad_import_sales").sudo()._trigger()
+        return run
+
+    @api.model
+    def _new_run(self, account, date_from, date_to, origin, rescan=False):
+        return self.sudo().create(
+            {
+                "account_id": account.id,
+                "date_from": date_from,
+                "date_to": date_to,
+                "next_date": date_from,
+                "origin": origin,
+                "rescan": rescan,
+                "user_id": self.env.uid,
+            }
+        )
+
+    def _run_foreground(self):
+        """Book the whole run in the caller's transaction, without committing.
+
+        :return: the run's counts
+        """
+        self.ensure_one()
+        lock = SQL(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", ADVISORY_LOCK_NAMESPACE, self.id
+        )
+        self.env.cr.execute(lock)
+        if not self.env.cr.fetchone()[0]:
+            raise UserError(self.env._("This import is being run by another worker."))
+        self._execute(checkpoint=self._flush_checkpoint, retry=False)
+        return dict(self._counts())
+
+    def _flush_checkpoint(self, processed=0):
+        self.env.flush_all()
+        return float("inf")
+
+    def _cron_checkpoint(self, processed=0):
+        return self.env["ir.cron"]._commit_progress(processed)
+
+    @api.model
+    def _cron_process_imports(self):
+        """Process queued and interrupted runs, oldest first, within the cron's
+        time budget (a run that outlasts it goes on at the cron's next call).
+        """
+        cron = self.env["ir.cron"]
+        domain = [("state", "in", ("queued", "running"))]
+        for run_id in self.search(domain, order="id").ids:
+            run = self.browse(run_id)
+            if run._run_in_cron() is False:
+                # Out of time with work left: Odoo calls the cron again at once.
+                cron._commit_progress(remaining=self.search_count(domain))
+                return
+        cron._commit_progress(remaining=0)
+
+    def _run_in_cron(self):
+        """Process this run as its one owner, committing batch by batch.
+
+        :return: True when the run ended (done or failed), False when the cron's time
+            budget ran out (it goes on at the next call), None when another worker
+            holds it.
+        """
+        self.ensure_one()
+        cr = self.env.cr
+        cr.execute(
+            SQL("SELECT pg_try_advisory_lock(%s, %s)", ADVISORY_LOCK_NAMESPACE, self.id)
+        )
+        if not cr.fetchone()[0]:
+            return None
+        try:
+            # A fresh snapshot: a worker that finished this run just before the lock
+            # was taken has committed, and its result must be seen.
+            self._cron_checkpoint(0)
+            self.invalidate_recordset()
+            if self.state not in ("queued", "running"):
+                return True
+            return self._execute(checkpoint=self._cron_checkpoint, retry=True)
+        except Exception:
+            # The cron rolls back anyway; the unlock below needs a usable transaction.
+            cr.rollback()
+            raise
+        finally:
+            # A session lock outlives the cursor (its connection goes back to the pool):
+            # release it explicitly.
+            cr.execute(
+                SQL(
+                    "SELECT pg_advisory_unlock(%s, %s)",
+                    ADVISORY_LOCK_NAMESPACE,
+                    self.id,
+                )
+            )
+
+    def _execute(self, checkpoint, retry):
+        """Walk the run's range chunk by chunk from `next_date`, booking batch by batch.
+
+        :param checkpoint: called after each booked batch with the number of sales;
+            returns the seconds left (commits in a cron, flushes in the foreground)
+        :param retry: retry a batch that conflicts with a concurrent booker in a fresh
+            transaction (only where this code owns the transaction)
+        :return: True when the run ended, False when the time budget ran out
+        """
+        self.ensure_one()
+        account = self.account_id
+        self.write(
+            {
+                "state": "running",
+                "started_at": self.started_at or fields.Datetime.now(),
+                "attempts": self.attempts + 1,
+                "error_message": False,
+            }
+        )
+        checkpoint(0)
+        span = clamp_range(
+            self.next_date or self.date_from,
+            self.date_to,
+            const.GUMROAD_FIRST_DAY,
+            fields.Datetime.now().date() + timedelta(days=1),
+        )
+        try:
+            client = account._gumroad_client()
+        except UserError as err:
+            return self._fail(str(err), checkpoint)
+        if span:
+            days = chunk_days(*span)
+            chunk = next_chunk(span[0], span[1], days)
+            while chunk:
+                try:
+                    if self._book_chunk(client, chunk, checkpoint, retry):
+                        return True  # failed
+                except RunCancelled:
+                    _logger.info("Gumroad import %s cancelled", self.id)
+                    return True
+                chunk = next_chunk(chunk[1] + timedelta(days=1), span[1], days)
+                self.next_date = chunk[0] if chunk else self.date_to + timedelta(days=1)
+                if checkpoint(0) <= 0 and chunk:
+                    return False
+        self._call_retrying(self._finish, retry)
+        checkpoint(0)
+        return True
+
+    def _book_chunk(self, client, chunk, checkpoint, retry):
+        """Fetch and book the sales of one chunk of days.
+
+        :return: True when Gumroad failed (the run is then failed), None when the
+            chunk is booked
+        """
+        date_from, date_to = chunk
+        sale_model = self.env["gumroad.sale"]
+        pages = client.iter_sales_windows(
+            date_from,
+            date_to,
+            window_days=window_days(
+                date_from, date_to, const.FETCH_WORKERS, const.SALES_WINDOW_MIN_DAYS
+            ),
+            max_workers=const.FETCH_WORKERS,
+        )
+        buffer = []
+        try:
+            with closing(pages):
+                for page in pages:
+                    buffer.extend(page)
+                    if len(buffer) < const.SALE_BATCH_SIZE:
+                        continue
+                    batch, buffer = buffer, []
+                    # Committed, but the chunk goes on: stopping here would make the
+                    # next call read the chunk's pages again from its first day.
+                    self._book_batch(sale_model, batch, retry, checkpoint)
+        except GumroadError as err:
+            if buffer:
+                # The pages read before the failure are whole: book them, so a run
+                # that keeps failing still moves forward.
+                self._book_batch(sale_model, buffer, retry, checkpoint)
+            message = self.env._(
+                "Import stopped after %(read)s sales: %(reason)s Booked sales are "
+                "kept; run the import again to finish.",
+                read=self.sales_read,
+                reason=str(err),
+            )
+            self._fail(message, checkpoint)
+            return True
+        if buffer:
+            self._book_batch(sale_model, buffer, retry, checkpoint)
+        return None
+
+    def _book_batch(self, sale_model, payloads, retry, checkpoint):
+        """Book a batch of sale payloads, then `checkpoint` it (commit it, in a cron).
+
+        In a cron, a batch that keeps conflicting with concurrent bookers (pings of
+        the same sales, another import) is split in halves, each retried and committed
+        on its own: a big REPEATABLE READ transaction that waits on small ones would
+        otherwise fail every time one of them commits first.
+        """
+        parts = [payloads]
+        while parts:
+            part = parts.pop(0)
+            single = len(part) == 1
+            try:
+                self._call_retrying(
+                    lambda part=part: self._book_part(sale_model, part),
+                    retry,
+                    attempts=MAX_BATCH_ATTEMPTS if single else SPLIT_AFTER_ATTEMPTS,
+                )
+            except CONCURRENCY_ERRORS as err:
+                if not retry or single:
+                    raise
+                _logger.info(
+                    "Gumroad import %s: %s sales kept conflicting (%r); booking them "
+                    "in two halves",
+                    self.id,
+                    len(part),
+                    err,
+                )
+                self.env.cr.rollback()
+                half = len(part) // 2
+                parts[:0] = [part[:half], part[half:]]
+                continue
+            checkpoint(len(part))
+        progress = self.env.context.get("gumroad_progress")
+        if callable(progress):  # the demo's terminal progress line
+            progress(self.sales_read, self._counts())
+
+    def _book_part(self, sale_model, payloads):
+        if self.state == "cancelled":  # read afresh after each commit
+            raise RunCancelled()
+        counts = sale_model._book_payloads(self.account_id, payloads)
+        counts["read"] = len(payloads)
+        self.write(
+            {
+                f"sales_{key}": self[f"sales_{key}"] + counts.get(key, 0)
+                for key in COUNT_KEYS
+            }
+        )
+        _logger.info(
+            "Gumroad import %s (connector %s): %s sales read, %s",
+            self.id,
+            self.account_id.id,
+            self.sales_read,
+            dict(counts),
+        )
+        return counts
+
+    def _call_retrying(self, function, retry, attempts=MAX_BATCH_ATTEMPTS):
+        """Run `function`; where this code owns the transaction, run it again in a
+        fresh one when a concurrent booker touched the same rows.
+        """
+        if not retry:
+            return function()
+        for attempt in range(1, attempts + 1):
+            try:
+                result = function()
+                # Serialization failures surface when the writes reach the database.
+                self.env.flush_all()
+                return result
+            except CONCURRENCY_ERRORS as err:
+                if attempt == attempts:
+                    raise
+                _logger.info("Gumroad batch conflicted (%r), retry %s", err, attempt)
+                # A fresh snapshot sees what the concurrent booker committed.
+                self.env.cr.rollback()
+                # Jittered back-off, so racers that collided do not collide again in
+                # step.
+                time.sleep(random.uniform(0.05, 0.2) * attempt)
+        return None
+
+    def _finish(self):
+        self.write({"state": "done", "finished_at": fields.Datetime.now()})
+        self.account_id._record_import_done(self)
+        self.message_post(body=self.summary)
+
+    def _fail(self, message, checkpoint):
+        self.write(
+            {
+                "state": "failed",
+                "error_message": message,
+                "finished_at": fields.Datetime.now(),
+            }
+        )
+        self.message_post(body=message)
+        self.account_id.message_post(
+            body=self.env._("Import failed: %(reason)s", reason=message)
+        )
+        _logger.warning("Gumroad import %s failed: %s", self.id, message)
+        checkpoint(0)
+        return True

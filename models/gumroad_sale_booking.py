@@ -1,0 +1,827 @@
+import logging
+from collections import Counter
+from datetime import timedelta
+
+import psycopg2
+from psycopg2 import errors as pg_errors
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
+from odoo.tools import SQL, float_compare
+
+from .. import const
+from ..gumroad import (
+    MalformedPayloadError,
+    parse_sale,
+    plan_adjustments,
+    sale_target,
+)
+from ..gumroad.balance import SaleMoney, plan_money, sale_money
+from ..gumroad.importing import clamp_range, payload_fingerprint, window_days
+
+_logger = logging.getLogger(__name__)
+
+
+class BatchRetry(Exception):
+    """A concurrent booker changed the batch's rows after this transaction began."""
+
+
+# Database errors that mean "a concurrent transaction touched the same rows": retry the
+# batch in a fresh transaction.
+CONCURRENCY_ERRORS = (
+    BatchRetry,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+)
+COUNT_KEYS = ("read", "new", "changed", "unchanged", "skipped", "failed")
+
+
+class GumroadSaleBooking(models.AbstractModel):
+    """How Gumroad sale payloads become sale rows, invoices, credit notes and Gumroad
+    balance entries: the one booking path of every import, ping and retry. Mixed into
+    `gumroad.sale`; the decisions themselves are plain Python in `gumroad/`.
+    """
+
+    _name = "gumroad.sale.booking"
+    _description = "Gumroad Sale Booking"
+
+    # === BUSINESS METHODS: import === #
+
+    @api.model
+    def _sales_pages(self, client, date_from, date_to):
+        """Pages of sales of [date_from, date_to], fetched concurrently across date
+        windows (the wizard's preview; imports go through `gumroad.import`).
+        """
+        span = clamp_range(
+            date_from,
+            date_to,
+            const.GUMROAD_FIRST_DAY,
+            fields.Datetime.now().date() + timedelta(days=1),
+        )
+        if not span:
+            return iter(())
+        return client.iter_sales_windows(
+            *span,
+            window_days=window_days(
+                *span, const.FETCH_WORKERS, const.SALES_WINDOW_MIN_DAYS
+            ),
+            max_workers=const.FETCH_WORKERS,
+        )
+
+    @api.model
+    def _preview_payloads(self, account, payloads):
+        """Count what booking these payloads would do, without writing anything."""
+        counts = Counter(dict.fromkeys(COUNT_KEYS, 0), read=len(payloads))
+        parsed, failures = self._parse_payloads(payloads)
+        counts["failed"] += len(failures)
+        rows = self._rows_by_id(account, list(parsed))
+        sales = [sale for sale, _payload in parsed.values()]
+        currencies = self._product_currencies(account, sales)
+        for sale_id, (sale, payload) in parsed.items():
+            row = rows.get(sale_id)
+            target = (
+                row._target_for(account, sale, currencies)
+                if row
+                else self._target_new(account, sale, currencies)
+            )
+            if not row:
+                counts["skipped" if target.state == "skipped" else "new"] += 1
+            elif row._is_unchanged(sale, payload, target):
+                counts["unchanged"] += 1
+            else:
+                counts["changed"] += 1
+        return dict(counts)
+
+    @api.model
+    def _parse_payloads(self, payloads):
+        parsed, failures = {}, {}
+        for payload in payloads:
+            try:
+                sale = parse_sale(payload)
+            except MalformedPayloadError as err:
+                sale_id = payload.get("id") if isinstance(payload, dict) else None
+                if isinstance(sale_id, str) and sale_id:
+                    failures[sale_id] = (str(err), payload)
+                else:
+                    _logger.warning("Gumroad sale without a usable id skipped: %s", err)
+                    failures[f"?{len(failures)}"] = (str(err), None)
+                continue
+            parsed[sale.id] = (sale, payload)
+        return parsed, failures
+
+    @api.model
+    def _rows_by_id(self, account, gumroad_ids):
+        if not gumroad_ids:
+            return {}
+        rows = self.search_fetch(
+            [("account_id", "=", account.id), ("gumroad_id", "in", gumroad_ids)],
+            [
+                "gumroad_id",
+                "state",
+                "fingerprint",
+                "amount_invoiced",
+                "amount_credited",
+                "amount_reinvoiced",
+                "booking_mode",
+                "booking_currency_id",
+                "invoice_id",
+            ],
+        )
+        return {row.gumroad_id: row for row in rows}
+
+    @api.model
+    def _claim_rows(self, account, gumroad_ids):
+        """Make sure one row exists per sale id, in this transaction, before booking.
+
+        Why it is safe, in Odoo's REPEATABLE READ transactions: the INSERT ... ON
+        CONFLICT DO NOTHING of a row that a racer inserted and has not committed yet
+        waits for the racer; if the racer commits, or had committed after this
+        transaction's snapshot, PostgreSQL raises a serialization failure instead of
+        silently skipping a row this snapshot cannot see. The caller retries the batch
+        in a fresh transaction, which sees the racer's row. Rows inserted here are
+        visible to this transaction at once, whatever ran before: no booking ever
+        depends on a row another connection inserted after the snapshot.
+        A claimed row stays "To book" until its booking completes in the same
+        transaction, so a crash in between leaves nothing half done.
+        """
+        if not gumroad_ids:
+            return
+        self.flush_model()
+        usd = self.env.ref("base.USD").id
+        uid = self.env.uid
+        values = SQL(", ").join(
+            SQL(
+                "(%s, %s, %s, 'pending', 1, 'none', 'none', %s, %s, %s, "
+                "now() at time zone 'utc', now() at time zone 'utc')",
+                account.id,
+                account.company_id.id,
+                gumroad_id,
+                usd,
+                uid,
+                uid,
+            )
+            for gumroad_id in gumroad_ids
+        )
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO gumroad_sale (account_id, company_id, gumroad_id, "
+                "state, quantity, refund_state, dispute_state, usd_currency_id, "
+                "create_uid, write_uid, create_date, write_date) VALUES %s "
+                "ON CONFLICT (account_id, gumroad_id) DO NOTHING",
+                values,
+            )
+        )
+
+    def _lock_rows(self):
+        """Wait for, then hold, the row locks of these sales until the transaction ends.
+
+        Unlike lock_for_update (SKIP LOCKED), this waits: a concurrent booker finishes
+        first, and in REPEATABLE READ the wait ends in a serialization failure when it
+        changed the rows, which the caller turns into a retry with fresh data.
+        """
+        if self:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT id FROM gumroad_sale WHERE id IN %s ORDER BY id FOR UPDATE",
+                    tuple(self.ids),
+                )
+            )
+
+    @api.model
+    def _book_payloads(self, account, payloads):
+        """Record and book a batch of raw sale payloads; the core shared by every path.
+
+        :return: Counter of new, changed, unchanged, skipped, failed
+        """
+        counts = Counter()
+        parsed, failures = self._parse_payloads(payloads)
+        ids = sorted(i for i in [*parsed, *failures] if not i.startswith("?"))
+        counts["failed"] = len(failures)
+        self._claim_rows(account, ids)
+        rows = self._rows_by_id(account, ids)
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            # Cannot happen in REPEATABLE READ (see _claim_rows); in READ COMMITTED a
+            # row deleted meanwhile: start afresh.
+            raise BatchRetry(f"{len(missing)} sale rows vanished after their claim")
+        self.browse(sorted(row.id for row in rows.values()))._lock_rows()
+        # Never booked yet: "new" in the counts, and never "unchanged".
+        created_ids = {i for i, row in rows.items() if row.state == "pending"}
+
+        for sale_id, (message, payload) in failures.items():
+            if sale_id in rows:
+                rows[sale_id].write(
+                    {"state": "error", "error_message": message, "raw_json": payload}
+                )
+
+        to_book = []
+        sales = [sale for sale, _payload in parsed.values()]
+        currencies = self._product_currencies(account, sales)
+        for sale_id, (sale, payload) in parsed.items():
+            row = rows[sale_id]
+            target = row._target_for(account, sale, currencies)
+            if sale_id not in created_ids and row._is_unchanged(sale, payload, target):
+                counts["unchanged"] += 1
+                continue
+            to_book.append((row, sale, payload, target))
+        if not to_book:
+            return counts
+
+        self._book_items_isolating_failures(account, to_book)
+        # Once the moves are written: Gumroad's answer never changes what was booked.
+        self.browse([item[0].id for item in to_book])._disable_licenses_on_refund(
+            account
+        )
+        for row, _sale, _payload, target in to_book:
+            if row.state == "error":
+                counts["failed"] += 1
+            elif row.gumroad_id in created_ids:
+                counts["skipped" if target.state == "skipped" else "new"] += 1
+            else:
+                counts["changed"] += 1
+        return counts
+
+    @api.model
+    def _book_items_isolating_failures(self, account, to_book):
+        """Book the (row, sale, payload, target) items together, in one savepoint.
+
+        When the batch fails, book the items one by one: a sale that cannot be booked
+        is marked as an error, the others still go through. Concurrency errors are
+        raised as they are, for the caller to retry the batch.
+        """
+        context = self._booking_context(account, [item[1] for item in to_book])
+        try:
+            with self.env.cr.savepoint():
+                self._book_items(account, to_book, context)
+        except CONCURRENCY_ERRORS:
+            raise
+        except (UserError, ValidationError, ValueError, psycopg2.Error) as batch_error:
+            # Isolate the sales that cannot be booked; the others still go through.
+            _logger.info(
+                "Gumroad batch booking failed (%s); booking sale by sale", batch_error
+            )
+            for item in to_book:
+                try:
+                    with self.env.cr.savepoint():
+                        self._book_items(account, [item], context)
+                except CONCURRENCY_ERRORS:
+                    raise
+                except (UserError, ValidationError, ValueError, psycopg2.Error) as err:
+                    row, sale, payload, _target = item
+                    row.write(
+                        {
+                            **row._facts_vals(sale, payload, context),
+                            "state": "error",
+                            "error_message": self.env._(
+                                "Sale %(sale)s (order %(order)s) could not be booked: "
+                                "%(reason)s",
+                                sale=sale.id,
+                                order=sale.order_id,
+                                reason=getattr(err, "args", [str(err)])[0] or str(err),
+                            ),
+                            "fingerprint": False,
+                        }
+                    )
+
+    def _target_for(self, account, sale, product_currencies):
+        """The target amounts of a recorded sale, in the mode it was first booked in."""
+        self.ensure_one()
+        return sale_target(
+            sale,
+            mode=self.booking_mode or account.currency_mode,
+            listed_currency=product_currencies.get(sale.product_id),
+        )
+
+    @api.model
+    def _target_new(self, account, sale, product_currencies):
+        return sale_target(
+            sale,
+            mode=account.currency_mode,
+            listed_currency=product_currencies.get(sale.product_id),
+        )
+
+    @api.model
+    def _product_currencies(self, account, sales):
+        """The listed currency of the products whose sales do not give one (one query).
+
+        Sales carry `currency` only in Gumroad's newest serializer; otherwise the
+        product's own currency, kept by the product import, is the listed currency.
+        """
+        wanted = {sale.product_id for sale in sales if not sale.listed_currency}
+        if not wanted:
+            return {}
+        templates = (
+            self.env["product.template"]
+            .with_context(active_test=False)
+            .search_fetch(
+                [
+                    ("gumroad_account_id", "=", account.id),
+                    ("gumroad_product_id", "in", list(wanted)),
+                ],
+                ["gumroad_product_id", "gumroad_currency"],
+            )
+        )
+        return {t.gumroad_product_id: t.gumroad_currency for t in templates}
+
+    def _is_unchanged(self, sale, payload, target):
+        self.ensure_one()
+        if self.state in ("pending", "error"):
+            return False
+        if self.fingerprint != payload_fingerprint(payload):
+            return False
+        return not self._invoice_plan(target, sale) and not self._money_plan(
+            target, sale
+        )
+
+    def _mode(self, account):
+        self.ensure_one()
+        return self.accounting_mode or account.accounting_mode
+
+    def _invoice_plan(self, target, sale):
+        """Invoices and credit notes still to book (none outside "invoices" mode)."""
+        self.ensure_one()
+        if self._mode(self.account_id) != "invoices":
+            return []
+        return plan_adjustments(
+            target,
+            invoiced=self._dec(self.amount_invoiced),
+            credited=self._dec(self.amount_credited),
+            reinvoiced=self._dec(self.amount_reinvoiced),
+            sale=sale,
+        )
+
+    def _money_plan(self, target, sale):
+        """(MoneyMove or None, revenue to settle in the booking currency), or None
+        when the Gumroad balance already says what Gumroad says."""
+        self.ensure_one()
+        booked = SaleMoney(
+            self._dec(self.money_collected),
+            self._dec(self.money_returned),
+            self._dec(self.money_fee),
+        )
+        money = plan_money(sale_money(sale), booked)
+        revenue = target.net_amount - self._dec(self.amount_settled)
+        if money is None and not revenue:
+            return None
+        return money, revenue
+
+    @staticmethod
+    def _dec(value):
+        from decimal import Decimal
+
+        return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+    # --- booking helpers ---
+
+    @api.model
+    def _booking_context(self, account, sales):
+        """Resolve partners, products, countries and currencies of a batch in a few
+        queries.
+        """
+        countries = self.env["res.country"].search_fetch([], ["code", "name"])
+        by_code = {c.code.upper(): c for c in countries if c.code}
+        by_name = {c.name.lower(): c for c in countries}
+        products = self.env["product.template"]._gumroad_templates_for_sales(
+            account, sales
+        )
+        partners = self.env["res.partner"]._gumroad_partners_for_sales(
+            account, sales, by_code, by_name
+        )
+        journal = account.journal_id or self.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", account.company_id.id)], limit=1
+        )
+        currencies = {
+            c.name: c
+            for c in self.env["res.currency"]
+            .with_context(active_test=False)
+            .search_fetch([], ["name", "active"])
+        }
+        income_by_product = {}
+
+        def income_account(sale):
+            """Income account of a sale booked without invoice."""
+            if account.income_account_id:
+                return account.income_account_id
+            template = products.get(sale.product_id)
+            if template not in income_by_product:
+                accounts = (
+                    template.with_company(account.company_id)._get_product_accounts()
+                    if template
+                    else {}
+                )
+                income_by_product[template] = (
+                    accounts.get("income") or journal.default_account_id
+                )
+            return income_by_product[template]
+
+        return {
+            "countries_by_code": by_code,
+            "countries_by_name": by_name,
+            "products": products,
+            "partners": partners,
+            "journal": journal,
+            "currencies": currencies,
+            "today": fields.Date.context_today(self),
+            "balance_journal": account._balance_journal(),
+            "fee_account": account._fee_account(),
+            "income_account": income_account,
+        }
+
+    def _facts_vals(self, sale, payload, context):
+        country = None
+        if sale.country_iso2:
+            country = context["countries_by_code"].get(sale.country_iso2.upper())
+        if not country and sale.country:
+            country = context["countries_by_name"].get(sale.country.lower())
+        template = context["products"].get(sale.product_id)
+        return {
+            "order_id": sale.order_id or 0,
+            "sale_datetime": sale.created_at.replace(tzinfo=None),
+            "sale_date": sale.sale_date,
+            "gumroad_product_id": sale.product_id,
+            "product_name": sale.product_name,
+            "product_tmpl_id": template.id if template else False,
+            "buyer_email": sale.email,
+            "buyer_name": sale.full_name,
+            "buyer_country": sale.country,
+            "country_id": country.id if country else False,
+            "quantity": sale.quantity,
+            "price_usd": float(sale.price_usd),
+            "gumroad_fee_usd": float(sale.gumroad_fee_usd),
+            "tax_usd": float(sale.tax_usd),
+            "refunded_usd": float(sale.usd_refunded),
+            "listed_currency": (
+                sale.listed_currency or (template and template.gumroad_currency) or ""
+            ).upper()
+            or False,
+            "listed_total": float(sale.listed_total),
+            "listed_refunded": float(sale.listed_refunded),
+            "refund_state": sale.refund_state,
+            "dispute_state": sale.dispute_state,
+            "is_gift_sender": sale.is_gift_sender,
+            "is_gift_receiver": sale.is_gift_receiver,
+            "giftee_email": sale.giftee_email,
+            "gifter_email": sale.gifter_email,
+            "subscription_gumroad_id": sale.subscription_id,
+            "is_renewal": sale.is_recurring_charge,
+            "variants": ", ".join(f"{k}: {v}" for k, v in sale.variants.items())
+            or False,
+            "offer_code": sale.offer_code,
+            "raw_json": payload,
+            "sync_date": fields.Datetime.now(),
+            **self._license_facts_vals(sale, payload),
+        }
+
+    def _license_facts_vals(self, sale, payload):
+        """The licence as the sale payload shows it (purchase.rb:4939-4951).
+
+        A key once seen is kept when a later payload omits it, and a status is only
+        overwritten by one Gumroad states.
+        """
+        if not sale.license_key:
+            return {}
+        vals = {"license_key": sale.license_key}
+        disabled = payload.get("license_disabled")
+        if isinstance(disabled, bool):
+            if disabled:
+                vals["license_status"] = "disabled"
+            elif sale.subscription_id and payload.get("dead") is True:
+                # What verify answers for a membership that has ended.
+                vals["license_status"] = "expired"
+            else:
+                vals["license_status"] = "active"
+        elif not self.license_status:
+            vals["license_status"] = "unknown"
+        uses = payload.get("license_uses")
+        if isinstance(uses, int) and not isinstance(uses, bool):
+            vals["license_uses"] = uses
+        return vals
+
+    def _payout_line_label(self):
+        self.ensure_one()
+        return f"{self.display_ref} {self.product_name or ''}".strip()
+
+    @api.model
+    def _line_label(self, sale):
+        label = sale.product_name
+        details = [f"{k}: {v}" for k, v in sale.variants.items()]
+        if sale.offer_code:
+            details.append(self.env._("offer code %(code)s", code=sale.offer_code))
+        if details:
+            label = f"{label} ({', '.join(details)})"
+        return label
+
+    @api.model
+    def _book_items(self, account, items, context):
+        """Create and post the moves that bring each sale's books to its target:
+        invoices and credit notes (in "invoices" mode), then the Gumroad balance
+        entries that pay them (or book the revenue, in the other modes).
+        """
+        invoice_vals, refund_plans, money_plans, row_vals = [], [], [], {}
+        for row, sale, payload, target in items:
+            vals = row._facts_vals(sale, payload, context)
+            currency = context["currencies"].get(target.currency.upper())
+            mode = row._mode(account)
+            plan = row._invoice_plan(target, sale)
+            money_plan = row._money_plan(target, sale)
+            if (plan or money_plan) and (not currency or not currency.active):
+                raise UserError(
+                    self.env._(
+                        "Currency %(code)s is not active in Odoo. Activate it "
+                        "(Accounting > Configuration > Currencies) with its rates, "
+                        "then retry.",
+                        code=target.currency.upper(),
+                    )
+                )
+            partner = context["partners"].get((sale.email or "").strip().lower())
+            partner = partner or account.default_partner_id
+            if (plan or (money_plan and mode == "invoices")) and not partner:
+                raise UserError(
+                    self.env._(
+                        "The buyer has no email address and the connector has no "
+                        "fallback customer."
+                    )
+                )
+            vals.update(
+                state=target.state,
+                error_message=False,
+                fingerprint=payload_fingerprint(payload),
+                partner_id=partner.id if partner else False,
+                net_amount=float(target.net_amount),
+            )
+            if target.state != "skipped" or row.invoice_id or row.balance_move_ids:
+                vals.update(
+                    booking_mode=row.booking_mode or account.currency_mode,
+                    booking_currency_id=currency.id if currency else False,
+                    accounting_mode=mode,
+                )
+            row_vals[row] = vals
+            for adjustment in plan:
+                move_vals = self._move_vals(
+                    account, row, sale, adjustment, partner, currency, context
+                )
+                if adjustment.kind == "credit_note":
+                    refund_plans.append((row, adjustment, move_vals))
+                else:
+                    invoice_vals.append((row, adjustment, move_vals))
+            if money_plan:
+                money_plans.append((row, sale, money_plan, partner, currency))
+
+        # Invoices first (a credit note needs its invoice), all created and posted
+        # together.
+        new_moves = {}
+        if invoice_vals:
+            moves = self.env["account.move"].create([v for _r, _a, v in invoice_vals])
+            moves.action_post()
+            for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
+                new_moves[row] = new_moves.get(row, move.browse()) | move
+                key = (
+                    "amount_invoiced"
+                    if adjustment.kind == "invoice"
+                    else "amount_reinvoiced"
+                )
+                row_vals[row][key] = row_vals[row].get(key, row[key]) + float(
+                    adjustment.amount
+                )
+                if adjustment.kind == "invoice":
+                    row_vals[row]["invoice_id"] = move.id
+        if refund_plans:
+            vals_list = []
+            for row, _adjustment, move_vals in refund_plans:
+                invoice_id = row_vals[row].get("invoice_id") or row.invoice_id.id
+                vals_list.append({**move_vals, "reversed_entry_id": invoice_id})
+            credit_notes = self.env["account.move"].create(vals_list)
+            credit_notes.action_post()
+            for (row, adjustment, _v), credit_note in zip(
+                refund_plans, credit_notes, strict=True
+            ):
+                new_moves[row] = new_moves.get(row, credit_note.browse()) | credit_note
+                row_vals[row]["amount_credited"] = row_vals[row].get(
+                    "amount_credited", row.amount_credited
+                ) + float(adjustment.amount)
+                invoice = credit_note.reversed_entry_id
+                self._reconcile(invoice | credit_note)
+        if money_plans:
+            self._book_money(account, money_plans, row_vals, new_moves, context)
+        for row, vals in row_vals.items():
+            row.write(vals)
+
+    @api.model
+    def _book_money(self, account, money_plans, row_vals, new_moves, context):
+        """Book what each sale moved on the Gumroad balance, one entry per sale.
+
+        The entry holds the sale's whole change: the balance line (what Gumroad owes
+        the seller), Gumroad's fee and the revenue side. In "invoices" mode the
+        revenue side is the buyer's receivable, reconciled with the invoice and
+        credit notes (so they show as paid); otherwise it is the income account.
+        """
+        entries_vals, booked = [], []
+        for row, sale, (money, revenue), partner, currency in money_plans:
+            vals = self._money_move_vals(
+                account, row, sale, money, revenue, partner, currency, context
+            )
+            money_vals = row_vals[row]
+            if money is not None:
+                money_vals.update(
+                    money_collected=row.money_collected + float(money.collected),
+                    money_returned=row.money_returned + float(money.returned),
+                    money_fee=row.money_fee + float(money.fee),
+                )
+            money_vals["amount_settled"] = row.amount_settled + float(revenue)
+            if vals:
+                entries_vals.append(vals)
+                booked.append(row)
+        if not entries_vals:
+            return
+        entries = self.env["account.move"].create(entries_vals)
+        entries.action_post()
+        plan = []
+        for row, entry in zip(booked, entries, strict=True):
+            if row._mode(account) != "invoices":
+                continue
+            moves = row.move_ids | row.balance_move_ids | new_moves.get(row, entry)
+            lines = self._open_receivables(moves | entry)
+            if lines:
+                plan.append(lines)
+        if plan:
+            self.env["account.move.line"]._reconcile_plan(plan)
+
+    @api.model
+    def _money_move_vals(
+        self, account, row, sale, money, revenue, partner, currency, context
+    ):
+        """The balance entry of one sale's change, or None when it moves nothing."""
+        company = account.company_id
+        journal = context["balance_journal"]
+        usd = context["currencies"]["USD"]
+        first = not row.balance_move_ids
+        day = account._first_open_day(
+            sale.sale_date if first else max(context["today"], sale.sale_date), journal
+        )
+        mode = row._mode(account)
+        label = self._line_label(sale)
+        lines = []
+
+        def add(name, account_record, amount, line_currency, line_partner=None):
+            amount = float(amount)
+            if line_currency.is_zero(amount):
+                return
+            lines.append(
+                {
+                    "name": name,
+                    "account_id": account_record.id,
+                    "partner_id": line_partner.id if line_partner else False,
+                    "currency_id": line_currency.id,
+                    "amount_currency": amount,
+                    "balance": line_currency._convert(
+                        amount, company.currency_id, company, day
+                    ),
+                }
+            )
+
+        ref = f"{const.MOVE_REF_PREFIX}{sale.id}"
+        if money is not None:
+            add(
+                self.env._("Gumroad balance: %(ref)s", ref=ref),
+                journal.default_account_id,
+                money.balance,
+                usd,
+                partner,
+            )
+            add(
+                self.env._("Gumroad fee: %(ref)s", ref=ref),
+                context["fee_account"],
+                money.fee,
+                usd,
+            )
+        if mode == "invoices":
+            revenue_account = partner.commercial_partner_id.with_company(
+                company
+            ).property_account_receivable_id
+        else:
+            revenue_account = context["income_account"](sale)
+        add(label, revenue_account, -revenue, currency, partner)
+        if not lines:
+            return None
+        difference = -sum(line["balance"] for line in lines)
+        if not company.currency_id.is_zero(difference):
+            # The sale's currency and USD converted at the day's rates.
+            exchange = (
+                company.income_currency_exchange_account_id
+                if difference < 0
+                else company.expense_currency_exchange_account_id
+            )
+            add(
+                self.env._("Exchange difference"),
+                exchange,
+                difference,
+                company.currency_id,
+            )
+        count = len(row.balance_move_ids) + 1
+        return {
+            "move_type": "entry",
+            "journal_id": journal.id,
+            "date": day,
+            "ref": f"{ref}/balance" + (f"-{count}" if count > 1 else ""),
+            "partner_id": partner.id if partner else False,
+            "gumroad_balance_sale_id": row.id,
+            "line_ids": [Command.create(line) for line in lines],
+        }
+
+    @api.model
+    def _open_receivables(self, moves):
+        """The moves' open receivable lines, when some of them can settle others."""
+        lines = moves.line_ids.filtered(
+            lambda line: (
+                line.account_id.account_type == "asset_receivable"
+                and not line.reconciled
+            )
+        )
+        if any(line.balance > 0 for line in lines) and any(
+            line.balance < 0 for line in lines
+        ):
+            return lines
+        return lines.browse()
+
+    @api.model
+    def _reconcile(self, moves):
+        lines = self._open_receivables(moves)
+        if lines:
+            lines.reconcile()
+
+    @api.model
+    def _move_vals(self, account, row, sale, adjustment, partner, currency, context):
+        prefix = f"{const.MOVE_REF_PREFIX}{sale.id}"
+        template = context["products"].get(sale.product_id)
+        label = self._line_label(sale)
+        amount = float(adjustment.amount)
+        if adjustment.kind == "invoice":
+            ref = prefix
+            move_type = "out_invoice"
+            invoice_date = sale.sale_date
+            quantity = sale.quantity if sale.quantity > 0 else 1
+            price_unit = amount / quantity
+            if (
+                float_compare(price_unit * quantity, amount, precision_digits=2)
+                or round(price_unit, 2) != price_unit
+            ):
+                # Keep the total exact to the cent: one line for the whole quantity.
+                quantity, price_unit = 1, amount
+                if sale.quantity > 1:
+                    label = f"{label} (Qty: {sale.quantity})"
+        elif adjustment.kind == "credit_note":
+            count = (
+                len(row.move_ids.filtered(lambda m: m.move_type == "out_refund")) + 1
+            )
+            suffix = "dispute" if adjustment.reason == "dispute" else f"refund-{count}"
+            ref = f"{prefix}/{suffix}"
+            move_type = "out_refund"
+            invoice_date = max(context["today"], sale.sale_date)
+            quantity, price_unit = 1, amount
+            label = self.env._(
+                "%(reason)s: %(label)s",
+                reason=adjustment.reason.capitalize(),
+                label=label,
+            )
+        else:
+            ref = f"{prefix}/dispute-won"
+            move_type = "out_invoice"
+            invoice_date = max(context["today"], sale.sale_date)
+            quantity, price_unit = 1, amount
+            label = self.env._("Dispute won: %(label)s", label=label)
+        line = {
+            "name": label,
+            "quantity": quantity,
+            "price_unit": price_unit,
+            "tax_ids": [Command.clear()],
+        }
+        if template:
+            line["product_id"] = template.product_variant_id.id
+        if account.income_account_id:
+            line["account_id"] = account.income_account_id.id
+        vals = {
+            "move_type": move_type,
+            "partner_id": partner.id,
+            "invoice_date": invoice_date,
+            "ref": ref,
+            "currency_id": currency.id,
+            "gumroad_sale_id": row.id,
+            "invoice_origin": self.env._("Gumroad order %(order)s", order=sale.order_id)
+            if sale.order_id
+            else "Gumroad",
+            "invoice_line_ids": [Command.create(line)],
+        }
+        if context["journal"]:
+            vals["journal_id"] = context["journal"].id
+        return vals
+
+    # === BUSINESS METHODS: single sales (webhooks) === #
+
+    @api.model
+    def _sync_one(self, account, sale_id):
+        """Re-read one sale from Gumroad and book it through the import's code path."""
+        payload = account._gumroad_client().get_sale(sale_id)
+        return self._book_payloads(account, [payload])
