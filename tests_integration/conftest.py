@@ -10,9 +10,15 @@ tests are skipped.
 
 import os
 import shlex
+import signal
+import socket
+import subprocess
+import tempfile
 import time
+import uuid
 
 import pytest
+import requests
 
 DB = os.environ.get("GUMROAD_TEST_DB")
 
@@ -183,3 +189,192 @@ def run_import(env_factory, account_id, date_from, date_to, origin="manual"):
     env.cr.commit()
     check = env_factory()
     return check["gumroad.import"].browse(run.id)
+
+
+# --- A real Odoo server on the test database ------------------------------------------
+#
+# Odoo as a library runs the addon's code, but not as a user runs it: no HTTP worker
+# thread, no cron thread woken by a trigger, no production commit path. These fixtures
+# start `odoo-bin` itself on the test database, with the options a user gives it.
+
+# Every connector the live-server tests create is named with this prefix, so teardown
+# can retire them (archived, their unprocessed pings set aside) and a later server's
+# crons never reach a sandbox that has stopped.
+LIVE_PREFIX = "live: "
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so a fixture knows the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def odoo_command(*subcommand):
+    """argv of `odoo-bin [subcommand]` on the test database, as `make test` found
+    Odoo.
+    """
+    return [
+        *os.environ["GUMROAD_ODOO_CMD"].split("\x1f"),
+        *subcommand,
+        *shlex.split(os.environ["GUMROAD_ODOO_ARGS"]),
+        "-d",
+        DB,
+    ]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def file_tail(path, lines=80):
+    try:
+        with open(path, errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class LiveServer:
+    """`odoo-bin -d DB --workers=0 --max-cron-threads=N` serving the test database on
+    loopback: HTTP requests in threads, the addon's crons in cron threads woken by
+    their triggers' NOTIFY, exactly as a user starts Odoo.
+    """
+
+    def __init__(self, cron_threads, log_dir):
+        self.db = DB
+        self.cron_threads = cron_threads
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"odoo-{self.port}.log"
+        self.output_path = log_dir / f"odoo-{self.port}.out"
+        self.proc = None
+
+    @property
+    def app_name(self):
+        """The application_name of the server's PostgreSQL connections."""
+        return f"gumroad-live-{self.proc.pid}"
+
+    def start(self, timeout=180):
+        cmd = [
+            *odoo_command(),
+            f"--db-filter=^{DB}$",
+            "--http-interface=127.0.0.1",
+            f"--http-port={self.port}",
+            "--workers=0",
+            f"--max-cron-threads={self.cron_threads}",
+            f"--logfile={self.log_path}",
+            "--log-level=info",
+            # Odoo puts its pid in it: the tests can tell this server's connections.
+            "--db_app_name=gumroad-live-{pid}",
+        ]
+        with open(self.output_path, "w") as output:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=tempfile.gettempdir(),
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"Odoo exited ({self.proc.returncode}) before /web/health "
+                    f"answered:\n{self.log_tail()}"
+                )
+            try:
+                if requests.get(self.url + "/web/health", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(
+            f"Odoo's /web/health did not answer within {timeout} s:\n{self.log_tail()}"
+        )
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=20)
+
+    def log_tail(self, lines=80):
+        return (
+            f"--- {self.log_path} (last {lines} lines)\n"
+            f"{file_tail(self.log_path, lines)}"
+            f"--- {self.output_path}\n{file_tail(self.output_path, 20)}"
+        )
+
+
+def retire_live_connectors(registry):
+    """Archive the live-server tests' connectors and set their unprocessed pings and
+    imports aside: the next Odoo started on this database must not work for them.
+    """
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT id FROM gumroad_account WHERE name LIKE %s",
+            [LIVE_PREFIX + "%"],
+        )
+        ids = tuple(row[0] for row in cr.fetchall())
+        if not ids:
+            return
+        cr.execute(
+            "UPDATE gumroad_webhook_event SET state = 'ignored', "
+            "result = 'Left pending when its test ended.' "
+            "WHERE account_id IN %s AND state = 'pending'",
+            [ids],
+        )
+        cr.execute(
+            "UPDATE gumroad_import SET state = 'cancelled' "
+            "WHERE account_id IN %s AND state IN ('queued', 'running')",
+            [ids],
+        )
+        cr.execute(
+            "UPDATE gumroad_account SET active = false, sync_enabled = false "
+            "WHERE id IN %s",
+            [ids],
+        )
+
+
+@pytest.fixture
+def live_name(registry):
+    """Names for the connectors of a live-server test (`live_name("flow")`), retired
+    at teardown.
+    """
+    try:
+        yield lambda label: f"{LIVE_PREFIX}{label} {uuid.uuid4().hex[:8]}"
+    finally:
+        retire_live_connectors(registry)
+
+
+@pytest.fixture
+def live_server(request, live_name, tmp_path):
+    """Start real Odoo servers on the test database: `live_server(cron_threads=1)`.
+
+    Each is stopped at teardown (SIGTERM, then SIGKILL), before its connectors are
+    retired; when the test failed, the tail of its log is printed.
+    """
+    servers = []
+
+    def start(cron_threads=1):
+        server = LiveServer(cron_threads, tmp_path)
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        report = getattr(request.node, "report_call", None)
+        for server in servers:
+            server.stop()
+            if report is not None and report.failed:
+                print(f"\nOdoo server of {request.node.name}:\n{server.log_tail()}")
