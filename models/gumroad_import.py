@@ -96,6 +96,7 @@ class GumroadImport(models.Model):
     date_from = fields.Date(required=True, readonly=True, help="First UTC day.")
     date_to = fields.Date(required=True, readonly=True, help="Last UTC day.")
     rescan = fields.Boolean(
+        string="Refund re-scan",
         readonly=True,
         help="The daily refund re-scan of the scheduled sync: recorded on the "
         "connector when the run is done.",
@@ -119,12 +120,12 @@ class GumroadImport(models.Model):
         index=True,
         tracking=True,
     )
-    sales_read = fields.Integer(readonly=True)
-    sales_new = fields.Integer(readonly=True)
-    sales_changed = fields.Integer(readonly=True)
-    sales_unchanged = fields.Integer(readonly=True)
+    sales_read = fields.Integer(string="Sales read", readonly=True)
+    sales_new = fields.Integer(string="New", readonly=True)
+    sales_changed = fields.Integer(string="Changed", readonly=True)
+    sales_unchanged = fields.Integer(string="Unchanged", readonly=True)
     sales_skipped = fields.Integer(string="Not invoiced ($0)", readonly=True)
-    sales_failed = fields.Integer(readonly=True)
+    sales_failed = fields.Integer(string="Failed", readonly=True)
     progress = fields.Float(
         compute="_compute_progress", help="Share of the range's days imported."
     )
@@ -223,7 +224,8 @@ class GumroadImport(models.Model):
 
     @api.model
     def _new_run(self, account, date_from, date_to, origin, rescan=False):
-        return self.sudo().create(
+        # Created as the caller (a manager, or the cron's user): the run books as it.
+        return self.create(
             {
                 "account_id": account.id,
                 "date_from": date_from,
@@ -267,8 +269,12 @@ class GumroadImport(models.Model):
         for run_id in self.search(domain, order="id").ids:
             run = self.browse(run_id)
             if run._run_in_cron() is False:
-                # Out of time with work left: Odoo calls the cron again at once.
+                # Out of time with work left: Odoo runs the job again after the other
+                # ready jobs; wake the cron threads so that they look again at once.
                 cron._commit_progress(remaining=self.search_count(domain))
+                self.env.ref(
+                    "gumroad_connector.ir_cron_gumroad_import_sales"
+                )._trigger()
                 return
         cron._commit_progress(remaining=0)
 

@@ -145,6 +145,13 @@ class GumroadWebhookEvent(models.Model):
                 event._process_in_own_transaction()
                 remaining = self.search_count(self._due_domain(processed))
                 if cron._commit_progress(1, remaining=remaining) <= 0:
+                    if remaining:
+                        # Out of time with pings waiting: Odoo runs the job again
+                        # after the other ready jobs, but its cron threads only look
+                        # again when woken. Wake them, so the inbox keeps draining.
+                        self.env.ref(
+                            "gumroad_connector.ir_cron_gumroad_process_events"
+                        )._trigger()
                     return
         self._schedule_next_attempt()
 

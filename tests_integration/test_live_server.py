@@ -69,7 +69,8 @@ def inbox(registry, account_id):
 
 
 def wait_for_inbox(registry, account_id, expected):
-    """Wait until the server itself has processed every ping of the connector.
+    """Wait until the server itself has processed every ping of the connector, and
+    the imports the pings queued (a gift's day) have run.
 
     Fails when a ping is still pending after INBOX_TIMEOUT, or when none left
     `pending` for INBOX_STALL seconds.
@@ -79,11 +80,17 @@ def wait_for_inbox(registry, account_id, expected):
     while True:
         events = inbox(registry, account_id)
         pending = sum(1 for event in events if event[1] == "pending")
-        if len(events) >= expected and not pending:
+        [(open_imports,)] = query(
+            registry,
+            "SELECT count(*) FROM gumroad_import WHERE account_id = %s "
+            "AND state IN ('queued', 'running')",
+            [account_id],
+        )
+        if len(events) >= expected and not pending and not open_imports:
             return events
         now = time.monotonic()
-        if pending != last_pending:
-            last_pending, last_move = pending, now
+        if (pending, open_imports) != last_pending:
+            last_pending, last_move = (pending, open_imports), now
         stalled = now - last_move > INBOX_STALL
         if stalled or now - start > INBOX_TIMEOUT:
             how = (
@@ -92,7 +99,8 @@ def wait_for_inbox(registry, account_id, expected):
                 else f"{now - start:.0f} s after the pings were answered"
             )
             raise AssertionError(
-                f"{pending} of {len(events)} pings (of {expected} sent) still pending, "
+                f"{pending} of {len(events)} pings (of {expected} sent) still pending "
+                f"and {open_imports} import(s) unfinished, "
                 f"{how}: the server's own cron did not process them"
             )
         time.sleep(1)

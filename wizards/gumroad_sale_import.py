@@ -40,7 +40,7 @@ class GumroadSaleImport(models.TransientModel):
         ],
         default="draft",
     )
-    import_id = fields.Many2one("gumroad.import", string="Import", readonly=True)
+    import_id = fields.Many2one("gumroad.import", readonly=True)
     preview_read = fields.Integer(string="Sales found", readonly=True)
     preview_new = fields.Integer(string="New", readonly=True)
     preview_changed = fields.Integer(string="Changed", readonly=True)
