@@ -1,14 +1,12 @@
-import hmac
 import logging
 import os
 import secrets
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import ClassVar
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.fields import Command
 from odoo.tools import config
 from odoo.tools.urls import urljoin
 
@@ -30,9 +28,18 @@ def _dashboard_figure(string):
 
 
 class GumroadAccount(models.Model):
+    """A connection to one Gumroad seller account: its token, settings, dashboard and
+    actions. Its ledger (journals, accounts) is set up by `gumroad.account.ledger`, its
+    imports scheduled by `gumroad.account.sync`.
+    """
+
     _name = "gumroad.account"
     _description = "Gumroad Connector"
-    _inherit: ClassVar[list[str]] = ["mail.thread"]
+    _inherit: ClassVar[list[str]] = [
+        "mail.thread",
+        "gumroad.account.ledger",
+        "gumroad.account.sync",
+    ]
     _order = "sequence, name, id"
 
     # === FIELDS === #
@@ -494,139 +501,7 @@ class GumroadAccount(models.Model):
             sleep=lambda seconds: time.sleep(seconds),
         )
 
-    # === BUSINESS METHODS: the Gumroad balance === #
-
-    def _sales_journal(self):
-        self.ensure_one()
-        return self.journal_id or self.env["account.journal"].search(
-            [("type", "=", "sale"), ("company_id", "=", self.company_id.id)], limit=1
-        )
-
-    def _free_code(self, model, field, base, domain):
-        code, number = base, 1
-        while (
-            self.env[model].sudo().search_count([*domain, (field, "=", code)], limit=1)
-        ):
-            number += 1
-            code = f"{base}{number}"
-        return code
-
-    def _balance_journal(self):
-        """The connector's Gumroad balance journal (USD), created on first use."""
-        self.ensure_one()
-        if self.balance_journal_id:
-            return self.balance_journal_id
-        usd = self.env.ref("base.USD")
-        if not usd.active:
-            usd.sudo().active = True
-        company = self.company_id
-        journal = (
-            self.env["account.journal"]
-            .sudo()
-            .create(
-                {
-                    "name": self.env._("Gumroad balance (%(name)s)", name=self.name),
-                    "type": "bank",
-                    "code": self._free_code(
-                        "account.journal",
-                        "code",
-                        "GRB",
-                        [("company_id", "=", company.id)],
-                    ),
-                    "company_id": company.id,
-                    "currency_id": usd.id if company.currency_id != usd else False,
-                }
-            )
-        )
-        self.sudo().balance_journal_id = journal
-        return journal
-
-    def _fee_account(self):
-        """The expense account of Gumroad's fees, created on first use."""
-        self.ensure_one()
-        if self.fee_account_id:
-            return self.fee_account_id
-        company = self.company_id
-        account = (
-            self.env["account.account"]
-            .sudo()
-            .create(
-                {
-                    "name": self.env._("Gumroad fees"),
-                    "code": self._free_code(
-                        "account.account",
-                        "code",
-                        "GRFEE",
-                        [("company_ids", "in", company.id)],
-                    ),
-                    "account_type": "expense",
-                    "company_ids": [Command.link(company.id)],
-                }
-            )
-        )
-        self.sudo().fee_account_id = account
-        return account
-
-    def _gumroad_partner(self):
-        """Gumroad, Inc., the customer of self-billing invoices."""
-        self.ensure_one()
-        if self.gumroad_partner_id:
-            return self.gumroad_partner_id
-        partner = self.env["res.partner"].search(
-            [("name", "=", "Gumroad, Inc."), ("is_company", "=", True)], limit=1
-        ) or self.env["res.partner"].sudo().create(
-            {
-                "name": "Gumroad, Inc.",
-                "is_company": True,
-                "website": "https://gumroad.com",
-                "country_id": self.env.ref("base.us").id,
-            }
-        )
-        self.sudo().gumroad_partner_id = partner
-        return partner
-
-    def _payout_bank_journal(self):
-        self.ensure_one()
-        if self.payout_journal_id:
-            return self.payout_journal_id
-        balance_journals = (
-            self.sudo()
-            .with_context(active_test=False)
-            .search([("balance_journal_id", "!=", False)])
-            .balance_journal_id
-        )
-        return self.env["account.journal"].search(
-            [
-                ("type", "=", "bank"),
-                ("company_id", "=", self.company_id.id),
-                ("id", "not in", balance_journals.ids),
-            ],
-            limit=1,
-        )
-
-    def _first_open_day(self, day, journal):
-        """`day`, or the first day after the lock dates that close it for `journal`:
-        a closed period keeps its books, the money moves on the first open day."""
-        self.ensure_one()
-        locked = self.company_id._get_violated_lock_dates(day, False, journal)
-        return locked[-1][0] + timedelta(days=1) if locked else day
-
-    def _balance_amount(self):
-        """The Gumroad balance in USD: the balance journal's account, posted."""
-        self.ensure_one()
-        journal = self.balance_journal_id
-        if not journal:
-            return 0.0
-        [(amount,)] = self.env["account.move.line"]._read_group(
-            [
-                ("account_id", "=", journal.default_account_id.id),
-                ("parent_state", "=", "posted"),
-                ("company_id", "=", self.company_id.id),
-            ],
-            [],
-            ["amount_currency:sum"],
-        )
-        return amount
+    # === BUSINESS METHODS === #
 
     def _set_error(self, message):
         self.ensure_one()
@@ -930,155 +805,6 @@ class GumroadAccount(models.Model):
             },
         }
 
-    # === BUSINESS METHODS: import ranges and scheduling === #
-
-    @api.model
-    def _to_date(self, value):
-        if not value:
-            return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        return fields.Date.to_date(value)
-
-    def _import_range(self, date_from=None, date_to=None):
-        """Resolve the UTC days to import: explicit dates, else since the watermark."""
-        self.ensure_one()
-        today = fields.Datetime.now().date()
-        date_to = self._to_date(date_to) or today
-        date_from = self._to_date(date_from)
-        if not date_from:
-            if self.sync_watermark:
-                # The watermark day may have been incomplete when it was read: read it
-                # again.
-                date_from = self.sync_watermark - timedelta(days=1)
-            else:
-                date_from = today - timedelta(days=const.DEFAULT_INITIAL_SYNC_DAYS)
-        if date_from > date_to:
-            raise UserError(
-                self.env._(
-                    "The import range is empty: %(start)s is after %(end)s.",
-                    start=date_from,
-                    end=date_to,
-                )
-            )
-        return date_from, date_to
-
-    def _queue_import(self, date_from, date_to):
-        """Run a large import in the background (the import cron), shown as a run."""
-        self.ensure_one()
-        return self.env["gumroad.import"]._queue(self, date_from, date_to, "wizard")
-
-    @api.model
-    def _cron_import_queued(self):
-        # Kept for databases whose scheduled action predates gumroad.import (its data
-        # is noupdate): the runs are processed there.
-        return self.env["gumroad.import"]._cron_process_imports()
-
-    @api.model
-    def _cron_sync_sales(self):
-        """Incremental sync of every connected connector, plus the daily refund
-        re-scan, each as an import run; then the payouts.
-        """
-        cron = self.env["ir.cron"]
-        today = fields.Datetime.now().date()
-        accounts = self.search(
-            [("state", "=", "connected"), ("sync_enabled", "=", True)]
-        )
-        for index, account in enumerate(accounts):
-            run = account._scheduled_run(today)
-            if run._run_in_cron() is False:
-                # Out of time: the import cron finishes the run.
-                self.env.ref(
-                    "gumroad_connector.ir_cron_gumroad_import_sales"
-                )._trigger()
-            self.env["gumroad.payout"]._cron_sync_payouts(account)
-            if cron._commit_progress(1, remaining=len(accounts) - index - 1) <= 0:
-                break
-
-    def _scheduled_run(self, today):
-        """The scheduled sync's run: the one still unfinished, or a new one since the
-        watermark (with the refund look-back window once a day).
-        """
-        self.ensure_one()
-        unfinished = self.env["gumroad.import"].search(
-            [
-                ("account_id", "=", self.id),
-                ("origin", "=", "schedule"),
-                ("state", "in", ("queued", "running")),
-            ],
-            limit=1,
-        )
-        if unfinished:
-            return unfinished
-        date_from, date_to = self._import_range()
-        rescan = self.last_rescan_date != today
-        if rescan:
-            date_from = min(
-                date_from, today - timedelta(days=self.refund_lookback_days)
-            )
-        return self.env["gumroad.import"]._new_run(
-            self, date_from, date_to, "schedule", rescan=rescan
-        )
-
-    def _record_import_done(self, run):
-        """Move the watermark and record the sync after a complete run."""
-        self.ensure_one()
-        today = fields.Datetime.now().date()
-        vals = {"last_sync_at": fields.Datetime.now()}
-        if run.rescan:
-            vals["last_rescan_date"] = today
-        if not self.sync_watermark or run.date_from <= self.sync_watermark:
-            # Everything up to date_to is imported; today stays open (sales keep
-            # arriving).
-            vals["sync_watermark"] = max(
-                self.sync_watermark or run.date_to, min(run.date_to, today)
-            )
-        self.sudo().write(vals)
-
-    def _check_manager_access(self):
-        """Refuse before anything reaches Gumroad: only a manager may act on a
-        connector (its actions change Gumroad and the books).
-        """
-        self.check_access("write")
-
-    def _format_counts(self, counts):
-        return self.env._(
-            "%(read)s sales read: %(new)s new, %(changed)s changed, %(unchanged)s "
-            "unchanged, %(skipped)s not invoiced, %(failed)s failed.",
-            read=counts.get("read", 0),
-            new=counts.get("new", 0),
-            changed=counts.get("changed", 0),
-            unchanged=counts.get("unchanged", 0),
-            skipped=counts.get("skipped", 0),
-            failed=counts.get("failed", 0),
-        )
-
-    # === BUSINESS METHODS: webhooks === #
-
-    @api.model
-    def _find_by_webhook_secret(self, secret):
-        """Return the active connector whose secret matches, compared in constant
-        time.
-        """
-        if not secret or len(secret) > 200:
-            return self.browse()
-        candidates = self.sudo().search_fetch(
-            [("webhook_secret", "!=", False)], ["webhook_secret"]
-        )
-        match = self.browse()
-        for account in candidates:
-            # Compare against every candidate so timing does not reveal which prefix
-            # matched.
-            if hmac.compare_digest(account.webhook_secret.encode(), secret.encode()):
-                match = account
-        return match
-
-    def _unregister_webhooks(self):
-        self.ensure_one()
-        return self.env["gumroad.webhook.event"]._unsubscribe_resources(self)
-
     def action_enable_realtime_sync(self):
         self.ensure_one()
         self._check_manager_access()
@@ -1089,3 +815,9 @@ class GumroadAccount(models.Model):
         )
         self.message_post(body=message)
         return self._notify(message, "success")
+
+    def _check_manager_access(self):
+        """Refuse before anything reaches Gumroad: only a manager may act on a
+        connector (its actions change Gumroad and the books).
+        """
+        self.check_access("write")

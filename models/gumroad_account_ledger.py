@@ -1,0 +1,148 @@
+from datetime import timedelta
+
+from odoo import models
+from odoo.fields import Command
+
+
+class GumroadAccountLedger(models.AbstractModel):
+    """Where a connector books: the sales journal, the Gumroad balance journal, the fee
+    account, the "Gumroad, Inc." partner and the payout bank journal, created on first
+    use. Mixed into `gumroad.account`, whose fields it uses.
+    """
+
+    _name = "gumroad.account.ledger"
+    _description = "Gumroad Connector Ledger"
+
+    # === BUSINESS METHODS: the Gumroad balance === #
+
+    def _sales_journal(self):
+        self.ensure_one()
+        return self.journal_id or self.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", self.company_id.id)], limit=1
+        )
+
+    def _free_code(self, model, field, base, domain):
+        code, number = base, 1
+        while (
+            self.env[model].sudo().search_count([*domain, (field, "=", code)], limit=1)
+        ):
+            number += 1
+            code = f"{base}{number}"
+        return code
+
+    def _balance_journal(self):
+        """The connector's Gumroad balance journal (USD), created on first use."""
+        self.ensure_one()
+        if self.balance_journal_id:
+            return self.balance_journal_id
+        usd = self.env.ref("base.USD")
+        if not usd.active:
+            usd.sudo().active = True
+        company = self.company_id
+        journal = (
+            self.env["account.journal"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Gumroad balance (%(name)s)", name=self.name),
+                    "type": "bank",
+                    "code": self._free_code(
+                        "account.journal",
+                        "code",
+                        "GRB",
+                        [("company_id", "=", company.id)],
+                    ),
+                    "company_id": company.id,
+                    "currency_id": usd.id if company.currency_id != usd else False,
+                }
+            )
+        )
+        self.sudo().balance_journal_id = journal
+        return journal
+
+    def _fee_account(self):
+        """The expense account of Gumroad's fees, created on first use."""
+        self.ensure_one()
+        if self.fee_account_id:
+            return self.fee_account_id
+        company = self.company_id
+        account = (
+            self.env["account.account"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Gumroad fees"),
+                    "code": self._free_code(
+                        "account.account",
+                        "code",
+                        "GRFEE",
+                        [("company_ids", "in", company.id)],
+                    ),
+                    "account_type": "expense",
+                    "company_ids": [Command.link(company.id)],
+                }
+            )
+        )
+        self.sudo().fee_account_id = account
+        return account
+
+    def _gumroad_partner(self):
+        """Gumroad, Inc., the customer of self-billing invoices."""
+        self.ensure_one()
+        if self.gumroad_partner_id:
+            return self.gumroad_partner_id
+        partner = self.env["res.partner"].search(
+            [("name", "=", "Gumroad, Inc."), ("is_company", "=", True)], limit=1
+        ) or self.env["res.partner"].sudo().create(
+            {
+                "name": "Gumroad, Inc.",
+                "is_company": True,
+                "website": "https://gumroad.com",
+                "country_id": self.env.ref("base.us").id,
+            }
+        )
+        self.sudo().gumroad_partner_id = partner
+        return partner
+
+    def _payout_bank_journal(self):
+        self.ensure_one()
+        if self.payout_journal_id:
+            return self.payout_journal_id
+        balance_journals = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("balance_journal_id", "!=", False)])
+            .balance_journal_id
+        )
+        return self.env["account.journal"].search(
+            [
+                ("type", "=", "bank"),
+                ("company_id", "=", self.company_id.id),
+                ("id", "not in", balance_journals.ids),
+            ],
+            limit=1,
+        )
+
+    def _first_open_day(self, day, journal):
+        """`day`, or the first day after the lock dates that close it for `journal`:
+        a closed period keeps its books, the money moves on the first open day."""
+        self.ensure_one()
+        locked = self.company_id._get_violated_lock_dates(day, False, journal)
+        return locked[-1][0] + timedelta(days=1) if locked else day
+
+    def _balance_amount(self):
+        """The Gumroad balance in USD: the balance journal's account, posted."""
+        self.ensure_one()
+        journal = self.balance_journal_id
+        if not journal:
+            return 0.0
+        [(amount,)] = self.env["account.move.line"]._read_group(
+            [
+                ("account_id", "=", journal.default_account_id.id),
+                ("parent_state", "=", "posted"),
+                ("company_id", "=", self.company_id.id),
+            ],
+            [],
+            ["amount_currency:sum"],
+        )
+        return amount
