@@ -20,4 +20,4 @@ bench:  ## import and webhook throughput (make bench SALES=10000)
 	$(PYTHON) dev/bench.py --sales $(SALES)
 
 sandbox:  ## a Gumroad sandbox on 127.0.0.1:8765 (Ctrl-C to stop)
-	$(PYTHON) -m gumroad.sandbox serve --port 8765 --sales 300
+	$(PYTHON) -m gumroad_sandbox serve --port 8765 --sales 300

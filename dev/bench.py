@@ -194,7 +194,7 @@ def main():
         [
             sys.executable,
             "-m",
-            "gumroad.sandbox",
+            "gumroad_sandbox",
             "serve",
             "--port",
             str(sandbox_port),

@@ -91,7 +91,7 @@ def start_sandbox(port, sales):
         [
             sys.executable,
             "-m",
-            "gumroad.sandbox",
+            "gumroad_sandbox",
             "serve",
             "--port",
             str(port),

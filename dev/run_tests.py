@@ -11,7 +11,7 @@ Usage: python3 dev/run_tests.py [--pure-only] [--keep-db] [--test-tags TAGS] [--
 then the integration ones on a database with the addon installed.
 
 Before its last line, a full run prints the reliability report: each hostile case the
-suites tried and what held (gumroad/sandbox/reliability.py). Closes with one line
+suites tried and what held (dev/reliability.py). Closes with one line
 `N passed, N failed` that counts every suite; exits non-zero on failure.
 """
 
@@ -33,10 +33,10 @@ import odoo_env
 
 
 def _load_reliability():
-    """gumroad/sandbox/reliability.py on its own (standard library only), without the
+    """dev/reliability.py on its own (standard library only), without the
     package, which needs requests.
     """
-    path = odoo_env.ADDON_DIR / "gumroad" / "sandbox" / "reliability.py"
+    path = odoo_env.ADDON_DIR / "dev" / "reliability.py"
     spec = importlib.util.spec_from_file_location("gumroad_reliability", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

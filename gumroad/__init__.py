@@ -1,6 +1,6 @@
 """Pure-Python core of gumroad_connector: Gumroad API v2 client, parsers, mapping.
 
-Never imports odoo. The sandbox server (`gumroad.sandbox`) is a separate import.
+Never imports odoo. The sandbox server (`gumroad_sandbox`) is a separate import.
 """
 
 __version__ = "19.0.1.2.0"

@@ -10,7 +10,7 @@ from odoo.tests.common import _super_send
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
-from ..gumroad.sandbox import SandboxServer
+from ..gumroad_sandbox import SandboxServer
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..gumroad.sandbox import reliability
+from ..dev import reliability
 from .common import GumroadCommon
 
 

@@ -5,7 +5,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..gumroad.sandbox import reliability
+from ..dev import reliability
 from .common import FORM, GumroadWebhookCommon
 
 HOSTILE = "<script>alert(1)</script>'; DROP TABLE gumroad_sale; --"

@@ -5,7 +5,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from .. import const
-from ..gumroad.sandbox import reliability
+from ..dev import reliability
 from .common import FORM, GumroadWebhookCommon
 
 

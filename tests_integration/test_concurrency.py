@@ -13,7 +13,8 @@ import traceback
 
 import pytest
 
-from gumroad.sandbox import SandboxServer, reliability
+from dev import reliability
+from gumroad_sandbox import SandboxServer
 
 
 def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(

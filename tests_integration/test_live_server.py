@@ -22,8 +22,9 @@ from datetime import date
 
 import requests
 
-from gumroad.sandbox import SandboxServer, reliability
-from gumroad.sandbox.pings import FORM_CONTENT_TYPE, PING_TIMEOUT_SECONDS
+from dev import reliability
+from gumroad_sandbox import SandboxServer
+from gumroad_sandbox.pings import FORM_CONTENT_TYPE, PING_TIMEOUT_SECONDS
 
 # A ping must leave `pending` within this long after the last one was answered...
 INBOX_TIMEOUT = 240
@@ -41,7 +42,7 @@ ACCESS_ERROR = "odoo.exceptions.AccessError"
 
 
 def record_case(case, tried, held):
-    """reliability.record for this file's cases, once gumroad/sandbox/reliability.py
+    """reliability.record for this file's cases, once dev/reliability.py
     lists them (it refuses unknown cases; the test suite does not edit that package).
     """
     if case in reliability.CASE_TITLES:

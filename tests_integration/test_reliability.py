@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from gumroad.sandbox import DEFAULT_TOKENS, SandboxServer, reliability
+from dev import reliability
+from gumroad_sandbox import DEFAULT_TOKENS, SandboxServer
 
 # Every kind of fault at once, at prime intervals so they meet different requests.
 # About a quarter of the requests fail; a request fails for good (after 3 retries) now

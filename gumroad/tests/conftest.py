@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gumroad.sandbox import SandboxServer, reliability
+from dev import reliability
+from gumroad_sandbox import SandboxServer
 
 # The fuzz tests of each parser make one row of the reliability report: what the
 # `test_fuzz_*` functions of the module threw at it, and what held.

@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from gumroad.sandbox import SandboxServer, reliability
+from dev import reliability
+from gumroad_sandbox import SandboxServer
 
 # Real-shaped Gumroad bodies, kept with the tests (data/README.md says what each is).
 EXAMPLES = Path(__file__).resolve().parent / "data"
@@ -1046,7 +1047,7 @@ def test_cli_serve_and_ping(tmp_path, ping_receiver):
         [
             sys.executable,
             "-m",
-            "gumroad.sandbox",
+            "gumroad_sandbox",
             "serve",
             "--port",
             str(port),
@@ -1072,7 +1073,7 @@ def test_cli_serve_and_ping(tmp_path, ping_receiver):
             [
                 sys.executable,
                 "-m",
-                "gumroad.sandbox",
+                "gumroad_sandbox",
                 "ping",
                 "--base-url",
                 f"http://127.0.0.1:{port}",

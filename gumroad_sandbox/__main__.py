@@ -1,13 +1,13 @@
 """Command line: run a Gumroad sandbox, or drive a running one.
 
-python -m gumroad.sandbox serve --port 8765 --sales 300 --seed 1 [--latency 0.1]
+python -m gumroad_sandbox serve --port 8765 --sales 300 --seed 1 [--latency 0.1]
                                 [--state-file PATH] [--allow-loopback-post-urls]
-python -m gumroad.sandbox ping --base-url http://127.0.0.1:8765 --resource refund
+python -m gumroad_sandbox ping --base-url http://127.0.0.1:8765 --resource refund
                                --sale-id ID [--url POST_URL] [--test]
-python -m gumroad.sandbox refund|dispute|win-dispute --sale-id ID [--amount-cents N]
-python -m gumroad.sandbox add-sale [--product-id ID] [--email E]
-python -m gumroad.sandbox faults rate_limit_every=5 [reset=1]
-python -m gumroad.sandbox state
+python -m gumroad_sandbox refund|dispute|win-dispute --sale-id ID [--amount-cents N]
+python -m gumroad_sandbox add-sale [--product-id ID] [--email E]
+python -m gumroad_sandbox faults rate_limit_every=5 [reset=1]
+python -m gumroad_sandbox state
 """
 
 import argparse
@@ -122,7 +122,7 @@ def state(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m gumroad.sandbox")
+    parser = argparse.ArgumentParser(prog="python -m gumroad_sandbox")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_parser = commands.add_parser("serve", help="run a sandbox until Ctrl-C")
