@@ -33,8 +33,11 @@ SALE_STATES = [
     ("adjusted", "Partially refunded"),
     ("reversed", "Reversed"),
     ("skipped", "Not invoiced ($0)"),
+    ("authorized", "Pre-order authorized (not charged)"),
     ("error", "Error"),
 ]
+# Recorded, never invoiced: a $0 sale, a pre-order not charged yet.
+UNBOOKED_STATES = ("skipped", "authorized")
 
 # Name of the configuration option / environment variable holding the token encryption
 # key.

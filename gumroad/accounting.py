@@ -57,6 +57,9 @@ def sale_target(
     else:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     invoice_amount = _cents(invoice_amount)
+    if sale.is_preorder_authorization:
+        # Gumroad charged nothing yet: nothing to invoice (the release is a new sale).
+        return SaleTarget(currency, ZERO, ZERO, "authorized")
     if sale.refund_state == "full" or sale.dispute_state == "open":
         # A chargeback takes the whole payment back, whatever was refunded before.
         net_amount = ZERO
@@ -94,7 +97,7 @@ def plan_adjustments(
     plan = []
     if invoiced == 0:
         if target.invoice_amount == 0:
-            return []  # "skipped": recorded, never invoiced
+            return []  # "skipped" or "authorized": recorded, never invoiced
         plan.append(Adjustment("invoice", target.invoice_amount, "sale"))
         invoiced = target.invoice_amount
     difference = target.net_amount - (invoiced + reinvoiced - credited)

@@ -55,6 +55,9 @@ class Sale:
     variants: dict[str, str] = field(hash=False)
     offer_code: str | None
     paid: bool
+    # A pre-order authorization: the card is authorized, nothing is charged until the
+    # product is released, and the charge at release is a new sale of its own.
+    is_preorder_authorization: bool
     raw: dict = field(hash=False, repr=False)
 
     @property
@@ -149,7 +152,8 @@ def parse_sale(data: dict) -> Sale:
         license_key=reader.optional_str("license_key"),
         variants=reader.variants("variants"),
         offer_code=reader.offer_code("offer_code"),
-        paid=price_cents != 0,
+        paid=price_cents != 0 and not reader.flag("is_preorder_authorization"),
+        is_preorder_authorization=reader.flag("is_preorder_authorization"),
         raw=data,
     )
 

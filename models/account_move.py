@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class AccountMove(models.Model):
@@ -43,6 +43,35 @@ class AccountMove(models.Model):
         compute="_compute_is_gumroad",
         search="_search_is_gumroad",
     )
+
+    @api.depends("gumroad_sale_id")
+    def _compute_payment_state(self):
+        """A Gumroad credit note settled by the refund leaving the Gumroad balance
+        reads as paid: the buyer got the money back.
+
+        Odoo calls a credit note reconciled only with journal entries "Reversed", as
+        if it had cancelled its invoice; here the settling entries are the balance
+        movements of the refund (see gumroad.sale.booking._book_money), the
+        equivalent of a payment to the buyer.
+        """
+        res = super()._compute_payment_state()
+        for move in self.filtered(
+            lambda m: m.payment_state == "reversed" and m.gumroad_sale_id
+        ):
+            settling = move._gumroad_settling_moves()
+            if settling and all(settling.mapped("gumroad_balance_sale_id")):
+                move.payment_state = "paid"
+        return res
+
+    def _gumroad_settling_moves(self):
+        """The moves whose lines are reconciled with this move's receivable lines."""
+        receivables = self.line_ids.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        )
+        return (
+            receivables.matched_debit_ids.debit_move_id.move_id
+            | receivables.matched_credit_ids.credit_move_id.move_id
+        ) - self
 
     def _compute_is_gumroad(self):
         for move in self:

@@ -88,7 +88,9 @@ class GumroadSaleBooking(models.AbstractModel):
                 else self._target_new(account, sale, currencies)
             )
             if not row:
-                counts["skipped" if target.state == "skipped" else "new"] += 1
+                counts[
+                    "skipped" if target.state in const.UNBOOKED_STATES else "new"
+                ] += 1
             elif row._is_unchanged(sale, payload, target):
                 counts["unchanged"] += 1
             else:
@@ -239,7 +241,9 @@ class GumroadSaleBooking(models.AbstractModel):
             if row.state == "error":
                 counts["failed"] += 1
             elif row.gumroad_id in created_ids:
-                counts["skipped" if target.state == "skipped" else "new"] += 1
+                counts[
+                    "skipped" if target.state in const.UNBOOKED_STATES else "new"
+                ] += 1
             else:
                 counts["changed"] += 1
         return counts
@@ -552,7 +556,11 @@ class GumroadSaleBooking(models.AbstractModel):
                 partner_id=partner.id if partner else False,
                 net_amount=float(target.net_amount),
             )
-            if target.state != "skipped" or row.invoice_id or row.balance_move_ids:
+            if (
+                target.state not in const.UNBOOKED_STATES
+                or row.invoice_id
+                or row.balance_move_ids
+            ):
                 vals.update(
                     booking_mode=row.booking_mode or account.currency_mode,
                     booking_currency_id=currency.id if currency else False,

@@ -169,6 +169,7 @@ class TestBalanceInvoices(GumroadBalanceCommon):
         # The credit note is settled by the refund leaving the Gumroad balance.
         credit_note = sale.credit_note_ids
         self.assertEqual(credit_note.amount_residual, 0)
+        self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(sale.invoice_id.payment_state, "paid")
         self.assertEqual(sale.money_earnings, 0)
         self.assertEqual(self.balance_cents(), self.sandbox_balance())

@@ -119,6 +119,8 @@ class TestSaleImport(GumroadCommon):
         # refund took the money back out and settled the credit note.
         self.assertEqual(invoice.payment_state, "paid")
         self.assertEqual(credit_note.amount_residual, 0.0)
+        # Refunded to the buyer from the balance: paid, not Odoo's "Reversed".
+        self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(record.money_earnings, 0.0)
         self.assertEqual(self.booked_net(record), 0.0)
 
@@ -144,6 +146,7 @@ class TestSaleImport(GumroadCommon):
         # settled its credit note.
         self.assertEqual(record.invoice_id.payment_state, "paid")
         self.assertEqual(set(record.credit_note_ids.mapped("amount_residual")), {0.0})
+        self.assertEqual(set(record.credit_note_ids.mapped("payment_state")), {"paid"})
         self.assertAlmostEqual(
             record.money_earnings,
             (self.sandbox.sale_net_usd_cents(sale["id"]) - sale["gumroad_fee"]) / 100,
@@ -229,6 +232,35 @@ class TestSaleImport(GumroadCommon):
         record = self.record(free["id"])
         self.assertEqual(record.state, "skipped")
         self.assertFalse(record.move_ids)
+
+    def test_preorder_authorization_books_nothing_and_its_release_is_a_sale(self):
+        # Gumroad charges a pre-order at release, as a new sale; the authorization
+        # (sent by its ping and /sales/:id) moved no money.
+        sale = self.paid_plain_usd_sale()
+        authorization = dict(
+            self.sandbox.sale(sale["id"]),
+            id="UFJFT1JERVJBVVRIT1JJWkFUSU9O",
+            is_preorder_authorization=True,
+            is_in_preorder_state=True,
+            preorder_cancelled=False,
+        )
+        counts = self.env["gumroad.sale"]._book_payloads(self.account, [authorization])
+        self.assertEqual((counts["skipped"], counts["new"]), (1, 0))
+        record = self.record(authorization["id"])
+        self.assertEqual(record.state, "authorized")
+        self.assertFalse(record.move_ids)
+        self.assertFalse(record.balance_move_ids)
+        self.assertEqual(record.net_amount, 0.0)
+        release = dict(
+            self.sandbox.sale(sale["id"]),
+            id="UFJFT1JERVJSRUxFQVNF",
+            preorder_authorization_time=authorization["created_at"],
+        )
+        self.env["gumroad.sale"]._book_payloads(self.account, [release])
+        released = self.record(release["id"])
+        self.assertEqual(released.state, "invoiced")
+        self.assertAlmostEqual(released.invoice_id.amount_total, cents(sale["price"]))
+        self.assertFalse(record.move_ids, "the authorization still books nothing")
 
     def test_subscription_renewal_and_licence_are_kept(self):
         renewal = self.sandbox_sale(

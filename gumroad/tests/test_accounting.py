@@ -175,6 +175,23 @@ def test_gift_receiver_row_is_skipped_and_sender_row_invoiced():
     assert sale_target(sender).state == "invoiced"
 
 
+def test_preorder_authorization_books_nothing_and_its_release_is_invoiced():
+    # Gumroad charges nothing at authorization; the release is a new sale
+    # (facts file §4.2, purchase.rb:1031-1035; app/models/preorder.rb:79-91).
+    books = Books()
+    authorization = make_sale(is_preorder_authorization=True, is_in_preorder_state=True)
+    for mode in ("usd", "listed"):
+        assert sale_target(authorization, mode=mode) == SaleTarget(
+            "USD", D("0.00"), D("0.00"), "authorized"
+        )
+    target, plan = books.sync(authorization)
+    assert (plan, books.net) == ([], D(0))
+    release = make_sale(preorder_authorization_time="2026-07-01T10:00:00Z")
+    assert sale_target(release) == SaleTarget(
+        "USD", D("100.00"), D("100.00"), "invoiced"
+    )
+
+
 def test_jpy_thousands_in_listed_mode():
     sale = make_sale(price=670, total="¥1,000", refundable="1,000", currency="jpy")
     target = sale_target(sale, mode="listed")

@@ -22,6 +22,13 @@ def test_plain_sale_adds_price_less_fee():
     assert money.earnings == D("90.00")
 
 
+def test_preorder_authorization_moves_nothing_on_the_balance():
+    sale = make_sale(price=10000, is_preorder_authorization=True)
+    assert not sale.paid
+    assert sale_money(sale) == SaleMoney()
+    assert plan_money(sale_money(sale), SaleMoney()) is None
+
+
 def test_partial_refund_returns_its_usd_share_and_fee_stays():
     sale = make_sale(
         price=10000, total="$100", refundable="60.00", partially_refunded=True
