@@ -274,6 +274,12 @@ class GumroadAccount(models.Model):
     _webhook_secret_uniq = models.Constraint(
         "UNIQUE(webhook_secret)", "Each connector needs its own webhook secret."
     )
+    # Two connectors on one Gumroad account would book every sale twice (the sale rows
+    # are unique per connector); action_verify_connection says which one holds it.
+    _gumroad_user_id_uniq = models.UniqueIndex(
+        "(gumroad_user_id) WHERE gumroad_user_id IS NOT NULL",
+        "This Gumroad account is already connected by another connector.",
+    )
     _refund_lookback_days_positive = models.Constraint(
         "CHECK(refund_lookback_days >= 0)",
         "The refund look-back window cannot be negative.",
@@ -530,6 +536,21 @@ class GumroadAccount(models.Model):
                 ),
                 "danger",
             )
+        holder = self._connector_holding(user.get("id"))
+        if holder:
+            message = self.env._(
+                "This Gumroad account (%(gumroad)s) is already connected by the "
+                "connector “%(name)s” (%(company)s%(archived)s). One Gumroad "
+                "account has one connector per database: a second one would book "
+                "every sale twice. Use that connector (reconnect it with this "
+                "token), or delete it if it has booked nothing.",
+                gumroad=user.get("email") or user.get("name") or user.get("id"),
+                name=holder.name,
+                company=holder.company_id.name,
+                archived=self.env._(", archived") if not holder.active else "",
+            )
+            self._set_error(message)
+            return self._notify(message, "danger")
         vals = {
             "gumroad_user_id": user.get("id"),
             "profile_name": user.get("display_name") or user.get("name"),
@@ -551,6 +572,22 @@ class GumroadAccount(models.Model):
         return self._notify(
             self.env._("Connected to Gumroad as %(name)s.", name=vals["profile_name"]),
             "success",
+        )
+
+    def _connector_holding(self, gumroad_user_id):
+        """Another connector of this database (any company, archived or not) already
+        verified on that Gumroad account, or an empty recordset.
+        """
+        self.ensure_one()
+        if not gumroad_user_id:
+            return self.browse()
+        return (
+            self.sudo()
+            .with_context(active_test=False)
+            .search(
+                [("gumroad_user_id", "=", gumroad_user_id), ("id", "!=", self.id)],
+                limit=1,
+            )
         )
 
     def _probe_summary(self, client):

@@ -2,6 +2,8 @@ import base64
 import os
 from unittest.mock import patch
 
+import psycopg2
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -89,6 +91,39 @@ class TestGumroadAccount(GumroadCommon):
             len([p for p in products if not p["published"]]),
         )
         self.assertFalse(self.account.missing_scopes)
+
+    def test_a_second_connector_on_the_same_gumroad_account_is_refused(self):
+        self.account.action_verify_connection()
+        self.assertTrue(self.account.gumroad_user_id)
+        second = self.env["gumroad.account"].create(
+            {
+                "name": "Second store",
+                "company_id": self.company.id,
+                "api_base_url": self.sandbox.base_url,
+                "access_token": self.sandbox.token,
+            }
+        )
+        action = second.action_verify_connection()
+        self.assertEqual(action["params"]["type"], "danger")
+        message = action["params"]["message"]
+        self.assertIn("“Sandbox store”", message)
+        self.assertIn("would book every sale twice", message)
+        self.assertEqual(second.state, "error")
+        self.assertEqual(second.last_error, message)
+        self.assertFalse(second.gumroad_user_id)
+        # Archiving the first one does not free the account: its sales are booked.
+        self.account.active = False
+        message = second.action_verify_connection()["params"]["message"]
+        self.assertIn("archived", message)
+        self.assertFalse(second.gumroad_user_id)
+        # The database refuses it too, whatever the path.
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(psycopg2.IntegrityError),
+            self.env.cr.savepoint(),
+        ):
+            second.sudo().write({"gumroad_user_id": self.account.gumroad_user_id})
+            self.env.flush_all()
 
     @mute_logger("odoo.addons.gumroad_connector.gumroad.client")
     def test_verify_with_a_bad_token_sets_the_error_state_with_gumroads_reason(self):

@@ -184,7 +184,7 @@ def test_preorder_authorization_books_nothing_and_its_release_is_invoiced():
         assert sale_target(authorization, mode=mode) == SaleTarget(
             "USD", D("0.00"), D("0.00"), "authorized"
         )
-    target, plan = books.sync(authorization)
+    _target, plan = books.sync(authorization)
     assert (plan, books.net) == ([], D(0))
     release = make_sale(preorder_authorization_time="2026-07-01T10:00:00Z")
     assert sale_target(release) == SaleTarget(
