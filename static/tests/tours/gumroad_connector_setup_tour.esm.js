@@ -11,7 +11,7 @@
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_utils";
 
-import { tourParams } from "@gumroad_connector/../tests/tours/tour_params";
+import { tourParams } from "@gumroad_connector/../tests/tours/tour_params.esm";
 
 function expectations() {
     return tourParams({
