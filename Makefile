@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SALES ?= 2000
 
-.PHONY: demo test lint chaos bench sandbox
+.PHONY: demo test lint format chaos bench sandbox
 
 demo:  ## PostgreSQL up, demo database with the addon, sandbox, first import, Odoo on :8069
 	$(PYTHON) dev/demo.py
@@ -10,8 +10,11 @@ demo:  ## PostgreSQL up, demo database with the addon, sandbox, first import, Od
 test:  ## pure-Python suite + Odoo suite on a throwaway database; closes with "N passed, N failed"
 	$(PYTHON) dev/run_tests.py
 
-lint:  ## ruff and pylint-odoo on the addon
+lint:  ## OCA's linters: ruff, pylint-odoo, oca-checks-odoo-module/-po, prettier, eslint
 	$(PYTHON) dev/lint.py
+
+format:  ## prettier --write on what `make lint` checks with it (views, data, tours, YAML)
+	$(PYTHON) dev/lint.py --format
 
 chaos:  ## the long fault-injection cases (1 000-sale import under faults); prints case/tried/held
 	$(PYTHON) dev/run_tests.py --chaos
