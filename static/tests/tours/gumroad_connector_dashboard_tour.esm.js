@@ -5,10 +5,10 @@
  * The test (tests/test_tours.py) passes the numbers to expect in the start URL's
  * query string, so the tour has no `url` of its own (it would redirect and drop them).
  */
-import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_utils";
+import {registry} from "@web/core/registry";
+import {stepUtils} from "@web_tour/tour_utils";
 
-import { tourParams } from "@gumroad_connector/../tests/tours/tour_params.esm";
+import {tourParams} from "@gumroad_connector/../tests/tours/tour_params.esm";
 
 function expectations() {
     return tourParams({
@@ -45,11 +45,13 @@ registry.category("web_tour.tours").add("gumroad_connector_dashboard_tour", {
                 trigger: `.o_list_view .o_pager_limit:text(${expected.sales})`,
             },
             {
-                trigger: ".o_list_view .o_data_row td[name=state] .badge:contains(Invoiced)",
+                trigger:
+                    ".o_list_view .o_data_row td[name=state] .badge:contains(Invoiced)",
             },
             {
                 content: "Refunds show as their own state",
-                trigger: ".o_list_view .o_data_row td[name=state] .badge:contains(Reversed)",
+                trigger:
+                    ".o_list_view .o_data_row td[name=state] .badge:contains(Reversed)",
             },
             {
                 content: "The list sums the prices",
@@ -106,7 +108,8 @@ registry.category("web_tour.tours").add("gumroad_connector_dashboard_tour", {
             },
             {
                 content: "Open a ping to read what Gumroad sent",
-                trigger: ".o_list_view .o_data_row td[name=resource_name]:contains(refund)",
+                trigger:
+                    ".o_list_view .o_data_row td[name=resource_name]:contains(refund)",
                 run: "click",
             },
             {

@@ -8,10 +8,10 @@
  * `url` of its own (a `url` different from the test's one would redirect to it and
  * drop the query string).
  */
-import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_utils";
+import {registry} from "@web/core/registry";
+import {stepUtils} from "@web_tour/tour_utils";
 
-import { tourParams } from "@gumroad_connector/../tests/tours/tour_params.esm";
+import {tourParams} from "@gumroad_connector/../tests/tours/tour_params.esm";
 
 function expectations() {
     return tourParams({
@@ -45,7 +45,8 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
                 run: "click",
             },
             {
-                content: "No connector yet: the list invites to connect a seller account",
+                content:
+                    "No connector yet: the list invites to connect a seller account",
                 trigger: ".o_view_nocontent:contains(Connect a Gumroad seller account)",
             },
             {
@@ -59,7 +60,8 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
             },
             {
                 content: "The token field hides what is typed",
-                trigger: ".o_form_view .o_field_widget[name=access_token] input[type=password]",
+                trigger:
+                    ".o_form_view .o_field_widget[name=access_token] input[type=password]",
                 run: `edit ${expected.token}`,
             },
             {
@@ -78,7 +80,8 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
             },
             {
                 content: "Once the token is saved, the connection can be verified",
-                trigger: ".o_form_statusbar button[name=action_verify_connection]:contains(Verify connection)",
+                trigger:
+                    ".o_form_statusbar button[name=action_verify_connection]:contains(Verify connection)",
                 run: "click",
                 timeout: SERVER_ROUND_TRIP,
             },
@@ -94,18 +97,21 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
             },
             {
                 content: "The chatter records the connection",
-                trigger: ".o-mail-Chatter .o-mail-Message:contains(Connected to Gumroad as)",
+                trigger:
+                    ".o-mail-Chatter .o-mail-Message:contains(Connected to Gumroad as)",
             },
             {
                 content: "Open the import wizard from the connector",
-                trigger: ".o_form_statusbar button[name=action_open_import_wizard]:contains(Import sales)",
+                trigger:
+                    ".o_form_statusbar button[name=action_open_import_wizard]:contains(Import sales)",
                 run: "click",
             },
             {
                 trigger: ".modal .modal-title:contains(Import Gumroad sales)",
             },
             {
-                trigger: ".modal .modal-footer button[name=action_preview]:contains(Preview)",
+                trigger:
+                    ".modal .modal-footer button[name=action_preview]:contains(Preview)",
                 run: "click",
                 timeout: SERVER_ROUND_TRIP,
             },
@@ -123,7 +129,8 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
                 trigger: ".modal .modal-title:contains(Import Gumroad sales)",
             },
             {
-                trigger: ".modal .modal-footer button[name=action_import]:contains(Import)",
+                trigger:
+                    ".modal .modal-footer button[name=action_import]:contains(Import)",
                 run: "click",
                 timeout: SERVER_ROUND_TRIP,
             },
@@ -137,7 +144,8 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
                 run: "click",
             },
             {
-                content: "Back on the connector, the Sales button counts the imported sales",
+                content:
+                    "Back on the connector, the Sales button counts the imported sales",
                 trigger: `.o_form_view button[name=action_open_sales] .o_stat_value:text(${expected.salesAfterImport})`,
                 run: "click",
             },
@@ -151,7 +159,8 @@ registry.category("web_tour.tours").add("gumroad_connector_setup_tour", {
             },
             {
                 content: "and the Invoiced badge",
-                trigger: ".o_list_view .o_data_row td[name=state] .badge:contains(Invoiced)",
+                trigger:
+                    ".o_list_view .o_data_row td[name=state] .badge:contains(Invoiced)",
             },
         ];
     },

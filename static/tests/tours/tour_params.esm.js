@@ -2,7 +2,7 @@
  * The tours' expectations come from tests/test_tours.py in the start URL's query
  * string (`?gumroad_<name>=...`): the sandbox listens on a port chosen at run time.
  */
-import { browser } from "@web/core/browser/browser";
+import {browser} from "@web/core/browser/browser";
 
 /**
  * Read `gumroad_<name>` for each name; `names` maps the key to return to the name.
