@@ -650,7 +650,12 @@ API_PREFIXES = ("/v2", "/api/v2")
 
 
 def route_path_of(raw_path):
-    """ "/api/v2/sales.json" -> "/sales"; None when not an API v2 path."""
+    """ "/api/v2/sales.json" -> "/sales"; None when not an API v2 path.
+
+    Repeated slashes are squeezed first, as Rails' router does
+    (Journey::Router::Utils.normalize_path), so "/v2//products" is "/products".
+    """
+    raw_path = re.sub(r"/{2,}", "/", raw_path)
     for prefix in API_PREFIXES:
         if raw_path == prefix or raw_path.startswith(prefix + "/"):
             path = raw_path[len(prefix) :] or "/"

@@ -1,5 +1,6 @@
 """SandboxServer: the loopback HTTP server, its fault injection, and the test API."""
 
+import email.policy
 import ipaddress
 import json
 import logging
@@ -9,6 +10,7 @@ import threading
 import time
 from collections import namedtuple
 from datetime import datetime, timedelta, timezone
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -205,19 +207,46 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def parse_body(body, content_type):
-    """Form or JSON request bodies become params, as Rails merges them."""
+    """Form, multipart or JSON request bodies become params, as Rails merges them."""
     if not body:
         return {}
-    content_type = (content_type or "").split(";")[0].strip().lower()
+    full_type = content_type or ""
+    content_type = full_type.split(";")[0].strip().lower()
     try:
+        if content_type == "multipart/form-data":
+            return parse_multipart(body, full_type)
         if content_type == "application/json":
             data = json.loads(body.decode("utf-8"))
             return (
                 {str(k): v for k, v in data.items()} if isinstance(data, dict) else {}
             )
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
         return {}
+
+
+def parse_multipart(body, content_type):
+    """multipart/form-data fields as strings, as Rack's multipart parser gives Rails.
+
+    A file part becomes its file name (Rails would hand an UploadedFile; no sandbox
+    route reads files). A body without a boundary, or not multipart, gives {}.
+    """
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return {}
+    params = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        filename = part.get_filename()
+        if filename is not None:
+            params[name] = filename
+            continue
+        payload = part.get_payload(decode=True) or b""
+        params[name] = payload.decode(part.get_content_charset() or "utf-8")
+    return params
 
 
 class SandboxServer:
