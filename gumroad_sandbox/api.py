@@ -6,8 +6,9 @@ store under its lock and hand ping events to the sandbox for delivery.
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from .ids import is_external_id, order_id_for, row_key_for
 from .records import RESOURCE_NAMES
@@ -358,6 +359,97 @@ def _deprecated_page(sandbox, request, after, before, filters, page_number):
     return success("sales", data, **extra)
 
 
+SUMMARY_GROUPS = ("product", "day", "week", "month", "hour")
+SUMMARY_MAX_DAYS = 366  # AnalyticsController::MAX_DATE_RANGE_DAYS
+SUMMARY_MAX_HOURLY_DAYS = 7  # CreatorAnalytics::Sales::MAX_HOURLY_DATE_RANGE_DAYS
+
+
+def _summary_date(request, name):
+    value = str(request.params[name])
+    error = (
+        f"Invalid date format provided in field '{name}'. "
+        "Dates must be in the format YYYY-MM-DD."
+    )
+    if not DATE_RE.match(value):
+        raise ValueError(error)
+    try:
+        return date(*(int(part) for part in value.split("-")))
+    except ValueError:
+        raise ValueError(error) from None
+
+
+def _summary_grouping(group_by, zone):
+    """row -> (key, label) for each group_by, keys as Elasticsearch formats them."""
+
+    def local(row):
+        return row.created_at.astimezone(zone)
+
+    if group_by == "product":
+        return lambda row: (row.product.id, row.product.name)
+    formats = {
+        "day": lambda moment: moment.strftime("%Y-%m-%d"),
+        "week": lambda moment: (
+            moment.date() - timedelta(days=moment.weekday())
+        ).isoformat(),
+        "month": lambda moment: moment.strftime("%Y-%m"),
+        "hour": lambda moment: moment.strftime("%Y-%m-%dT%H:00"),
+    }
+    text = formats[group_by]
+    return lambda row: (text(local(row)), text(local(row)))
+
+
+def sales_summary(sandbox, request):
+    """GET /sales/summary: sales_controller.rb#summary and #sales_summary_params,
+    app/models/api/v2/sales_summary.rb (dates are days in the seller's timezone)."""
+    group_by = request.param("group_by")
+    if group_by is not None and group_by not in SUMMARY_GROUPS:
+        return error_400(
+            f"Invalid group_by. Valid values are: {', '.join(SUMMARY_GROUPS)}."
+        )
+    store = sandbox.store
+    zone = ZoneInfo(store.seller.timezone)
+    try:
+        start = _summary_date(request, "from") if request.param("from") else None
+        if request.param("to"):
+            end = _summary_date(request, "to")
+        else:
+            end = store.now().astimezone(zone).date()
+    except ValueError as error:
+        return error_400(str(error))
+    start = start or end - timedelta(days=29)
+    if start > end:
+        return error_400("'from' must be on or before 'to'.")
+    if (end - start).days > SUMMARY_MAX_DAYS:
+        return error_400(f"Date range cannot exceed {SUMMARY_MAX_DAYS} days.")
+    if group_by == "hour" and (end - start).days > SUMMARY_MAX_HOURLY_DAYS:
+        return error_400(
+            f"Date range cannot exceed {SUMMARY_MAX_HOURLY_DAYS} days when grouping "
+            "by hour."
+        )
+
+    def day_start(day):
+        return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+    grouping = _summary_grouping(group_by, zone) if group_by else None
+    with store.lock:
+        total, breakdown = store.sales_summary(
+            day_start(start), day_start(end + timedelta(days=1)), grouping
+        )
+    data = {
+        **total,
+        "currency": "usd",
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+    }
+    if breakdown is not None:
+        if group_by == "product":
+            breakdown.sort(key=lambda item: (-item["gross_cents"], item["label"]))
+        else:
+            breakdown.sort(key=lambda item: item["key"])
+        data["breakdown"] = breakdown
+    return success(**data)
+
+
 def get_sale(sandbox, request):
     store = sandbox.store
     with store.lock:
@@ -619,6 +711,7 @@ ROUTES = [
     ("GET", rf"/products/{_ID}/subscribers", list_subscribers, {"view_sales"}),
     ("GET", rf"/subscribers/{_ID}", get_subscriber, {"view_sales"}),
     ("GET", r"/sales", list_sales, {"view_sales"}),
+    ("GET", r"/sales/summary", sales_summary, {"view_sales"}),
     ("GET", rf"/sales/{_ID}", get_sale, {"view_sales"}),
     ("PUT", rf"/sales/{_ID}/refund", refund_sale, {"refund_sales", "edit_sales"}),
     (

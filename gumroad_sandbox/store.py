@@ -255,6 +255,30 @@ class SandboxStore:
         rows.sort(key=lambda sub: (sub.created_at, sub.key), reverse=True)
         return rows
 
+    def sales_summary(self, start, end, group_by=None):
+        """Api::V2::SalesSummary: charged sales of [start, end) in USD cents.
+
+        CHARGED_SALES_SEARCH_OPTIONS with refunds and chargebacks kept in: every listed
+        charged row (gift receivers and free-trial rows are not charged). `group_by`
+        is None or a function row -> (key, label); buckets come back unordered.
+        """
+        rows = [
+            row
+            for row in self.listed.newest_first(after=start, before=end)
+            if row.gift_role != "receiver"
+        ]
+        total = _summary_of(rows)
+        if group_by is None:
+            return total, None
+        buckets = {}
+        for row in rows:
+            buckets.setdefault(group_by(row), []).append(row)
+        breakdown = [
+            {**_summary_of(members), "key": key, "label": label}
+            for (key, label), members in buckets.items()
+        ]
+        return total, breakdown
+
     def upcoming_payout(self):
         """The next Friday's payout, computed from the sales since the last one."""
         now = self.now()
@@ -711,6 +735,18 @@ class SandboxStore:
         for sub in self.resource_subscriptions:
             if sub.token == token:
                 sub.deleted = True
+
+
+def _summary_of(rows):
+    gross = sum(row.price for row in rows)
+    refunded = sum(row.refunded_usd() for row in rows)
+    return {
+        "gross_cents": gross,
+        "net_cents": gross - refunded,
+        "units": len(rows),
+        "refunded_cents": refunded,
+        "refunded_units": sum(1 for row in rows if row.refunded_usd() > 0),
+    }
 
 
 def plan_of(subscription):

@@ -3,9 +3,14 @@
 Each test names the Gumroad (or Rails) source the sandbox follows. Plain `requests`.
 """
 
+from datetime import date, datetime, timezone
+
+import pytest
 import requests
 
 from gumroad_sandbox.server import parse_body
+
+UTC = timezone.utc
 
 
 def auth(token):
@@ -70,3 +75,162 @@ def test_doubled_slashes_are_squeezed_like_rails_router(sandbox):
         )
         assert response.status_code == 200, path
         assert response.json()["success"] is True
+
+
+# -- GET /sales/summary ----------------------------------------------------------------
+FIXED_NOW = datetime(2026, 7, 15, 18, 0, tzinfo=UTC)  # 11:00 in Los Angeles
+
+
+def summary(sandbox, token=None, **params):
+    return requests.get(
+        sandbox.base_url + "/sales/summary",
+        params=params,
+        headers=auth(token or sandbox.token),
+        timeout=10,
+    )
+
+
+def listed_sales(sandbox):
+    sales, params = [], {}
+    while True:
+        body = requests.get(
+            sandbox.base_url + "/sales",
+            params=params,
+            headers=auth(sandbox.token),
+            timeout=10,
+        ).json()
+        sales.extend(body["sales"])
+        if "next_page_key" not in body:
+            return sales
+        params["page_key"] = body["next_page_key"]
+
+
+def test_summary_is_not_read_as_a_sale_id(sandbox):
+    body = summary(sandbox).json()
+    assert body["success"] is True
+    assert set(body) == {
+        "success",
+        "gross_cents",
+        "net_cents",
+        "units",
+        "refunded_cents",
+        "refunded_units",
+        "currency",
+        "from",
+        "to",
+    }
+    assert body["currency"] == "usd"
+
+
+def test_summary_defaults_to_thirty_days_ending_today_for_the_seller(make_sandbox):
+    server = make_sandbox(sales=20, clock=lambda: FIXED_NOW)
+    body = summary(server).json()
+    assert (body["from"], body["to"]) == ("2026-06-16", "2026-07-15")
+    late = make_sandbox(sales=20, clock=lambda: FIXED_NOW.replace(hour=3))
+    assert summary(late).json()["to"] == "2026-07-14"  # 20:00 the day before in LA
+
+
+def test_summary_totals_are_the_listed_sales_in_usd_cents(make_sandbox):
+    server = make_sandbox(sales=60, clock=lambda: FIXED_NOW)
+    sales = listed_sales(server)
+    body = summary(server, **{"from": "2025-07-15", "to": "2026-07-15"}).json()
+    assert body["units"] == len(sales)
+    assert body["gross_cents"] == sum(sale["price"] for sale in sales)
+    assert body["net_cents"] == body["gross_cents"] - body["refunded_cents"]
+
+
+def test_summary_counts_refunds_and_keeps_refunded_sales(make_sandbox):
+    server = make_sandbox(sales=0, clock=lambda: FIXED_NOW)
+    kept = fresh_sale(server, quantity=1)
+    refunded = fresh_sale(server, quantity=1)
+    server.refund(refunded["id"])
+    body = summary(server).json()
+    assert body["units"] == 2
+    assert body["gross_cents"] == kept["price"] + refunded["price"]
+    assert body["refunded_cents"] == refunded["price"]
+    assert body["refunded_units"] == 1
+    assert body["net_cents"] == kept["price"]
+
+
+def test_summary_days_are_the_sellers_days(make_sandbox):
+    server = make_sandbox(sales=0, clock=lambda: FIXED_NOW)
+    # 05:00 UTC on 14 July is 22:00 on 13 July in Los Angeles.
+    sale = fresh_sale(server, created_at=datetime(2026, 7, 14, 5, 0, tzinfo=UTC))
+    fresh_sale(server, created_at=datetime(2026, 7, 14, 20, 0, tzinfo=UTC))
+    body = summary(server, group_by="day", **{"from": "2026-07-13"}).json()
+    assert [(item["key"], item["units"]) for item in body["breakdown"]] == [
+        ("2026-07-13", 1),
+        ("2026-07-14", 1),
+    ]
+    assert body["breakdown"][0]["label"] == "2026-07-13"
+    assert body["breakdown"][0]["gross_cents"] == sale["price"]
+    only_14th = summary(server, **{"from": "2026-07-14", "to": "2026-07-14"}).json()
+    assert only_14th["units"] == 1
+
+
+def test_summary_breakdowns_add_up_to_the_totals(make_sandbox):
+    server = make_sandbox(sales=80, clock=lambda: FIXED_NOW)
+    window = {"from": "2026-04-15", "to": "2026-07-15"}
+    total = summary(server, **window).json()
+    for group_by in ("product", "week", "month"):
+        items = summary(server, group_by=group_by, **window).json()["breakdown"]
+        for key in ("gross_cents", "net_cents", "units", "refunded_cents"):
+            assert sum(item[key] for item in items) == total[key], (group_by, key)
+        assert list(items[0]) == [
+            "gross_cents",
+            "net_cents",
+            "units",
+            "refunded_cents",
+            "refunded_units",
+            "key",
+            "label",
+        ]
+    products = summary(server, group_by="product", **window).json()["breakdown"]
+    ids = {product["id"]: product["name"] for product in server.products}
+    assert all(ids[item["key"]] == item["label"] for item in products)
+    grosses = [item["gross_cents"] for item in products]
+    assert grosses == sorted(grosses, reverse=True)
+    months = summary(server, group_by="month", **window).json()["breakdown"]
+    assert [item["key"] for item in months] == sorted(item["key"] for item in months)
+    assert all(len(item["key"]) == 7 for item in months)  # "2026-05"
+    weeks = summary(server, group_by="week", **window).json()["breakdown"]
+    assert all(date.fromisoformat(item["key"]).weekday() == 0 for item in weeks)
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        (
+            {"group_by": "year"},
+            "Invalid group_by. Valid values are: product, day, week, month, hour.",
+        ),
+        (
+            {"from": "2026/07/01"},
+            (
+                "Invalid date format provided in field 'from'. "
+                "Dates must be in the format YYYY-MM-DD."
+            ),
+        ),
+        (
+            {"from": "2026-07-10", "to": "2026-07-01"},
+            "'from' must be on or before 'to'.",
+        ),
+        (
+            {"from": "2025-01-01", "to": "2026-07-01"},
+            "Date range cannot exceed 366 days.",
+        ),
+        (
+            {"group_by": "hour", "from": "2026-07-01", "to": "2026-07-09"},
+            "Date range cannot exceed 7 days when grouping by hour.",
+        ),
+    ],
+)
+def test_summary_bad_parameters_answer_400(sandbox, params, error):
+    response = summary(sandbox, **params)
+    assert response.status_code == 400
+    assert response.json() == {"status": 400, "error": error}
+
+
+def test_summary_needs_view_sales(sandbox):
+    assert summary(sandbox, token="profile-only").status_code == 403
+    assert summary(sandbox, token="sales-only").status_code == 200
