@@ -29,6 +29,7 @@ from .errors import (
 from .money import cents_to_decimal, parse_amount
 from .pings import PING_RESOURCES, Ping, decode_form, nest_form, parse_ping
 from .sales import Sale, parse_sale
+from .summary import SalesSummary, SummaryFigures, parse_sales_summary
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -48,7 +49,9 @@ __all__ = [
     "Sale",
     "SaleNotFoundError",
     "SaleTarget",
+    "SalesSummary",
     "ServerError",
+    "SummaryFigures",
     "__version__",
     "cents_to_decimal",
     "date_windows",
@@ -57,6 +60,7 @@ __all__ = [
     "parse_amount",
     "parse_ping",
     "parse_sale",
+    "parse_sales_summary",
     "plan_adjustments",
     "sale_target",
 ]

@@ -29,6 +29,7 @@ from .errors import (
     GumroadConnectionError,
     GumroadError,
     InvalidRequestError,
+    MalformedPayloadError,
     MissingScopeError,
     NotFoundError,
     QueryTimeoutError,
@@ -36,6 +37,7 @@ from .errors import (
     SaleNotFoundError,
     ServerError,
 )
+from .summary import SalesSummary, parse_sales_summary
 
 DEFAULT_BASE_URL = "https://api.gumroad.com/v2"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -558,6 +560,31 @@ class GumroadClient:
                     middle,
                 )
                 pending[:0] = [(middle, window_before), (window_after, middle)]
+
+    def get_sales_summary(
+        self,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        group_by: str | None = None,
+    ) -> SalesSummary:
+        """GET /sales/summary: totals of charged sales, days in the seller's timezone.
+
+        Without dates Gumroad sums the 30 days ending today (the seller's today);
+        `group_by` is product, day, week, month or hour.
+        """
+        params = {"from": date_from, "to": date_to, "group_by": group_by}
+        path = "/sales/summary"
+        payload = self._request("GET", path, params=_clean_params(params))
+        try:
+            return parse_sales_summary(payload)
+        except MalformedPayloadError as err:
+            raise GumroadError(
+                f"Gumroad's answer to {endpoint_name('GET', path)} cannot be read: "
+                f"{err.message}",
+                status=200,
+                body=_one_line(json.dumps(payload, default=str), MAX_BODY_CHARS),
+            ) from err
 
     def get_sale(self, sale_id: str) -> dict:
         path = f"/sales/{_segment(sale_id)}"

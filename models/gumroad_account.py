@@ -2,7 +2,7 @@ import logging
 import os
 import secrets
 import time
-from datetime import date, timedelta
+from datetime import date
 from typing import ClassVar
 
 from odoo import api, fields, models
@@ -591,8 +591,8 @@ class GumroadAccount(models.Model):
         )
 
     def _probe_summary(self, client):
-        """Count products and the last 30 days of sales; list features a missing scope
-        blocks.
+        """Count products, read the 30-day sales summary; list features a missing
+        scope blocks.
         """
         missing = []
         vals = {}
@@ -614,13 +614,9 @@ class GumroadAccount(models.Model):
                 self.env._("Products: needs a token with view_sales or account.")
             )
         try:
-            today = fields.Datetime.now().date()
-            count = 0
-            revenue_cents = 0
-            for sale in client.iter_sales(after=today - timedelta(days=30)):
-                count += 1
-                revenue_cents += int(sale.get("price") or 0)
-            vals.update(sales_30d_count=count, revenue_30d=revenue_cents / 100)
+            # Gumroad's default window: the 30 days ending the seller's today.
+            totals = client.get_sales_summary().totals
+            vals.update(sales_30d_count=totals.units, revenue_30d=float(totals.gross))
         except MissingScopeError:
             missing.append(
                 self.env._(

@@ -1,6 +1,8 @@
 import base64
 import os
+from datetime import datetime, timedelta
 from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
 import psycopg2
 
@@ -76,6 +78,7 @@ class TestGumroadAccount(GumroadCommon):
         self.assertIn("encrypted with another key", str(caught.exception))
 
     def test_verify_connection_fills_profile_and_summary(self):
+        logged = len(self.sandbox.request_log)
         self.account.action_verify_connection()
         self.assertEqual(self.account.state, "connected")
         self.assertTrue(self.account.profile_name)
@@ -91,6 +94,23 @@ class TestGumroadAccount(GumroadCommon):
             len([p for p in products if not p["published"]]),
         )
         self.assertFalse(self.account.missing_scopes)
+        # The 30 days ending today in the seller's timezone (GET /sales/summary).
+        zone = ZoneInfo("America/Los_Angeles")
+        today = datetime.now(zone).date()
+        recent = [
+            sale
+            for sale in self.sandbox.sales
+            if datetime.fromisoformat(sale["created_at"]).astimezone(zone).date()
+            >= today - timedelta(days=29)
+        ]
+        self.assertTrue(recent, "the demo data has sales in the last 30 days")
+        self.assertEqual(self.account.sales_30d_count, len(recent))
+        self.assertEqual(
+            self.account.revenue_30d, sum(sale["price"] for sale in recent) / 100
+        )
+        requests = self.sandbox.request_log[logged:]
+        self.assertEqual([r.path for r in requests].count("/v2/sales/summary"), 1)
+        self.assertFalse([r for r in requests if r.path == "/v2/sales"])
 
     def test_a_second_connector_on_the_same_gumroad_account_is_refused(self):
         self.account.action_verify_connection()
