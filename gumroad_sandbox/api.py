@@ -6,6 +6,7 @@ store under its lock and hand ping events to the sandbox for delivery.
 
 import json
 import re
+import threading
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -735,10 +736,24 @@ ROUTES = [
     ("GET", r"/payouts", list_payouts, {"view_payouts"}),
     ("GET", rf"/payouts/{_ID}", get_payout, {"view_payouts"}),
 ]
-COMPILED_ROUTES = [
-    (method, re.compile(f"^{pattern}$"), handler, scopes)
-    for method, pattern, handler, scopes in ROUTES
-]
+
+
+def _compiled_routes():
+    """ROUTES plus the product sub-resources of catalog.py ("read": READ_SCOPES)."""
+    from .catalog import ROUTES as CATALOG_ROUTES  # catalog.py imports this module
+
+    routes = ROUTES + [
+        (method, pattern, handler, READ_SCOPES if scopes == "read" else scopes)
+        for method, pattern, handler, scopes in CATALOG_ROUTES
+    ]
+    return [
+        (method, re.compile(f"^{pattern}$"), handler, scopes)
+        for method, pattern, handler, scopes in routes
+    ]
+
+
+COMPILED_ROUTES = []
+_ROUTES_LOCK = threading.Lock()
 API_PREFIXES = ("/v2", "/api/v2")
 
 
@@ -769,6 +784,10 @@ def dispatch(sandbox, request):
     """Route, authenticate, authorize, run. Unknown routes 404 before any auth check,
     as Rails routing runs before the controller's Doorkeeper filter."""
     route_path = request.route_path
+    if not COMPILED_ROUTES:
+        with _ROUTES_LOCK:
+            if not COMPILED_ROUTES:
+                COMPILED_ROUTES.extend(_compiled_routes())
     for method, pattern, handler, scopes in COMPILED_ROUTES:
         if method != request.method:
             continue

@@ -1,6 +1,7 @@
 """Gumroad's identifier formats: obfuscated ids, order numbers, license keys."""
 
 import base64
+import hashlib
 
 # encrypt_numeric maps an internal row id to an integer below 2**30. The sandbox uses an
 # invertible affine map so page keys can be decoded back to the row id, as Gumroad does.
@@ -13,6 +14,13 @@ _INVERSE = pow(_MULTIPLIER, -1, ORDER_ID_MODULUS)
 def external_id(rng):
     """A 24-character url-safe base64 id ending "==" (16 bytes, like ObfuscateIds)."""
     return base64.urlsafe_b64encode(rng.getrandbits(128).to_bytes(16, "big")).decode()
+
+
+def derived_id(*parts):
+    """An external id computed from `parts`: ids added to existing demo records
+    without drawing from the seeded stream (which would change every later value)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def is_external_id(text):

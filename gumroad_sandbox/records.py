@@ -66,6 +66,11 @@ class OfferCode:
     code: str
     percent_off: int | None = None
     amount_cents: int | None = None  # listed minor units, when not a percentage
+    id: str | None = None  # set from the product and code (ids.derived_id)
+    max_purchase_count: int | None = None
+    minimum_amount_cents: int | None = None
+    universal: bool = False
+    deleted: bool = False
 
     def discount(self, listed_total):
         if self.percent_off is not None:
@@ -79,6 +84,19 @@ class VariantOption:
     name: str
     price_difference: int = 0  # listed minor units per unit
     recurrence_prices: dict | None = None  # tiers: {"monthly": 1000, "yearly": 10000}
+    description: str | None = None
+    max_purchase_count: int | None = None
+    deleted: bool = False
+
+
+@dataclass(eq=False)
+class VariantCategory:
+    """A product's variant category; the first one shares the product's options."""
+
+    id: str
+    title: str | None
+    options: list = field(default_factory=list)
+    deleted: bool = False
 
 
 @dataclass(eq=False)
@@ -117,6 +135,7 @@ class Product:
     reviews_count: int | None = None
     average_rating: float | None = None
     offer_codes: list = field(default_factory=list)
+    variant_categories: list = field(default_factory=list)
     weight: float = 1.0
     sales_window: tuple = (0.0, 1.0)  # share of the demo date range it sold in
     max_purchase_count: int | None = None

@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 
 from . import demo
 from .currency import get_currency
-from .ids import external_id, row_key_for
+from .ids import derived_id, external_id, row_key_for
 from .records import (
     RECURRENCE_MONTHS,
     RESOURCE_NAMES,
     Payout,
     ResourceSubscription,
     Subscription,
+    VariantCategory,
     price_sale,
 )
 
@@ -104,6 +105,9 @@ class SandboxStore:
         )
         self.seller = state.seller
         self.products = state.products
+        self.universal_offer_codes = []
+        for product in self.products:
+            _name_catalogue(product)
         self.builder = state.builder
         # Runtime additions draw from their own stream so the demo data stays fixed.
         self.builder.rng.seed(f"{seed}:runtime")
@@ -735,6 +739,19 @@ class SandboxStore:
         for sub in self.resource_subscriptions:
             if sub.token == token:
                 sub.deleted = True
+
+
+def _name_catalogue(product):
+    """Ids for a product's offer codes and its variant category, from its own id."""
+    for offer in product.offer_codes:
+        offer.id = offer.id or derived_id(product.id, "offer_code", offer.code)
+    if product.variant_options and not product.variant_categories:
+        category = VariantCategory(
+            id=derived_id(product.id, "variant_category"),
+            title=product.variant_title,
+            options=product.variant_options,  # the same list: edits show on both
+        )
+        product.variant_categories.append(category)
 
 
 def _summary_of(rows):

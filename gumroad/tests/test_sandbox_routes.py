@@ -234,3 +234,213 @@ def test_summary_bad_parameters_answer_400(sandbox, params, error):
 def test_summary_needs_view_sales(sandbox):
     assert summary(sandbox, token="profile-only").status_code == 403
     assert summary(sandbox, token="sales-only").status_code == 200
+
+
+# -- product sub-resources (routes.rb resources :links, path: "products") --------------
+def call(sandbox, method, path, token=None, **data):
+    return requests.request(
+        method,
+        sandbox.base_url + path,
+        data=data or None,
+        headers=auth(token or sandbox.token),
+        timeout=10,
+    )
+
+
+def test_offer_codes_list_show_and_times_used(sandbox):
+    product = product_by_permalink(sandbox, "odoo-handbook")
+    before = call(sandbox, "GET", f"/products/{product['id']}/offer_codes").json()
+    (launch,) = [o for o in before["offer_codes"] if o["name"] == "LAUNCH20"]
+    assert set(launch) == {
+        "id",
+        "name",
+        "max_purchase_count",
+        "minimum_amount_cents",
+        "universal",
+        "times_used",
+        "percent_off",
+    }
+    fresh_sale(sandbox, quantity=2, offer_code="LAUNCH20")
+    shown = call(
+        sandbox, "GET", f"/products/{product['id']}/offer_codes/{launch['id']}"
+    )
+    assert shown.json()["offer_code"]["times_used"] == launch["times_used"] + 2
+    # fetch_product also takes the unique permalink.
+    permalink = sandbox.store.product(product["id"]).unique_permalink
+    by_permalink = call(sandbox, "GET", f"/products/{permalink}/offer_codes").json()
+    assert [o["id"] for o in by_permalink["offer_codes"]] == [
+        o["id"] for o in before["offer_codes"]
+    ]
+
+
+def test_offer_code_create_update_delete(sandbox):
+    path = f"/products/{product_by_permalink(sandbox, 'odoo-handbook')['id']}"
+    missing = call(sandbox, "POST", "/products/nope/offer_codes", name="X")
+    assert missing.json()["message"].startswith("You are missing required offer code")
+    created = call(
+        sandbox,
+        "POST",
+        f"{path}/offer_codes",
+        name="TEN",
+        amount_off="10",
+        offer_type="percent",
+        max_purchase_count="5",
+    ).json()["offer_code"]
+    assert (created["percent_off"], created["max_purchase_count"]) == (10, 5)
+    assert "amount_cents" not in created
+    cents = call(
+        sandbox, "POST", f"{path}/offer_codes", name="FIVE", amount_cents="500"
+    ).json()["offer_code"]
+    assert cents["amount_cents"] == 500 and "percent_off" not in cents
+    universal = call(
+        sandbox,
+        "POST",
+        f"{path}/offer_codes",
+        name="ALL",
+        amount_off="1",
+        universal="true",
+    ).json()["offer_code"]
+    assert universal["universal"] is True
+    other = product_by_permalink(sandbox, "invoice-sync")["id"]
+    listed = call(sandbox, "GET", f"/products/{other}/offer_codes").json()
+    assert "ALL" in [o["name"] for o in listed["offer_codes"]]
+    updated = call(
+        sandbox,
+        "PUT",
+        f"{path}/offer_codes/{created['id']}",
+        max_purchase_count="9",
+        name="IGNORED",
+    ).json()["offer_code"]
+    assert (updated["max_purchase_count"], updated["name"]) == (9, "TEN")
+    gone = call(sandbox, "DELETE", f"{path}/offer_codes/{created['id']}").json()
+    assert gone == {
+        "success": True,
+        "message": "The offer_code was deleted successfully.",
+    }
+    again = call(sandbox, "GET", f"{path}/offer_codes/{created['id']}").json()
+    assert again == {"success": False, "message": "The offer_code was not found."}
+    refused = call(sandbox, "POST", f"{path}/offer_codes", "sales-only", amount_off="1")
+    assert refused.status_code == 403
+
+
+def test_custom_fields_are_addressed_by_name(sandbox):
+    path = f"/products/{product_by_permalink(sandbox, 'odoo-handbook')['id']}"
+    fields = call(sandbox, "GET", f"{path}/custom_fields").json()["custom_fields"]
+    assert fields[0]["name"] == "Company"
+    assert fields[0]["products"] == [
+        product_by_permalink(sandbox, "odoo-handbook")["id"]
+    ]
+    assert set(fields[0]) == {
+        "id",
+        "type",
+        "name",
+        "required",
+        "global",
+        "collect_per_product",
+        "products",
+    }
+    created = call(
+        sandbox, "POST", f"{path}/custom_fields", label="VAT number", required="true"
+    ).json()["custom_field"]
+    assert (created["name"], created["type"], created["required"]) == (
+        "VAT number",
+        "text",
+        True,
+    )
+    updated = call(
+        sandbox, "PUT", f"{path}/custom_fields/VAT number", required="false"
+    ).json()["custom_field"]
+    assert updated["required"] is False
+    assert call(sandbox, "DELETE", f"{path}/custom_fields/VAT number").json() == {
+        "success": True,
+        "message": "The custom_field was deleted successfully.",
+    }
+    assert call(sandbox, "PUT", f"{path}/custom_fields/{created['id']}").json() == {
+        "success": False,
+        "message": "The custom_field was not found.",
+    }
+    nameless = call(sandbox, "POST", f"{path}/custom_fields", required="true").json()
+    assert nameless == {
+        "success": False,
+        "message": "The custom_field was unable to be created.",
+    }
+
+
+def test_variant_categories_and_variants(sandbox):
+    product = product_by_permalink(sandbox, "invoice-sync")
+    path = f"/products/{product['id']}/variant_categories"
+    (category,) = call(sandbox, "GET", path).json()["variant_categories"]
+    assert category["title"] == product["variants"][0]["title"]
+    variants = call(sandbox, "GET", f"{path}/{category['id']}/variants").json()
+    names = [option["name"] for option in product["variants"][0]["options"]]
+    assert [v["name"] for v in variants["variants"]] == names
+    created = call(
+        sandbox,
+        "POST",
+        f"{path}/{category['id']}/variants",
+        name="Agency",
+        price_difference_cents="9000",
+    ).json()["variant"]
+    assert created["price_difference_cents"] == 9000
+    options = api_product(sandbox, product["id"])["variants"][0]["options"]
+    assert "Agency" in [option["name"] for option in options]
+    renamed = call(sandbox, "PUT", f"{path}/{category['id']}", title="Seats").json()[
+        "variant_category"
+    ]
+    assert renamed == {"id": category["id"], "title": "Seats"}
+    assert api_product(sandbox, product["id"])["variants"][0]["title"] == "Seats"
+    variant_path = f"{path}/{category['id']}/variants/{created['id']}"
+    assert call(sandbox, "DELETE", variant_path).json()["message"] == (
+        "The variant was deleted successfully."
+    )
+    assert call(sandbox, "GET", variant_path).json() == {
+        "success": False,
+        "message": "The variant was not found.",
+    }
+    # fetch_variant_category calls .variants on nil before its own check.
+    assert call(sandbox, "GET", f"{path}/nope/variants").status_code == 500
+    assert call(sandbox, "GET", f"{path}/nope").json() == {
+        "success": False,
+        "message": "The variant_category was not found.",
+    }
+    new = call(sandbox, "POST", path, title="Format").json()["variant_category"]
+    assert new["title"] == "Format"
+    assert call(sandbox, "DELETE", f"{path}/{new['id']}").json()["success"] is True
+    assert len(call(sandbox, "GET", path).json()["variant_categories"]) == 1
+
+
+def test_tier_variants_carry_recurrence_prices(sandbox):
+    product = next(p for p in sandbox.products if p["is_tiered_membership"])
+    path = f"/products/{product['id']}/variant_categories"
+    (category,) = call(sandbox, "GET", path).json()["variant_categories"]
+    (tier, *_) = call(sandbox, "GET", f"{path}/{category['id']}/variants").json()[
+        "variants"
+    ]
+    values = tier["recurrence_price_values"]
+    assert set(values) == {
+        "monthly",
+        "quarterly",
+        "biannually",
+        "yearly",
+        "every_two_years",
+    }
+    assert values["monthly"]["enabled"] is True
+    assert isinstance(values["monthly"]["price_cents"], int)
+    assert tier["is_customizable_price"] is False
+
+
+def test_skus_of_digital_products_are_empty_and_unknown_products_not_found(sandbox):
+    product = product_by_permalink(sandbox, "invoice-sync")
+    assert call(sandbox, "GET", f"/products/{product['id']}/skus").json() == {
+        "success": True,
+        "skus": [],
+    }
+    assert call(sandbox, "GET", "/products/nope/skus").json() == {
+        "success": False,
+        "message": "The product was not found.",
+    }
+    assert call(sandbox, "GET", "/products/nope/skus", "public-only").status_code == 200
+
+
+def api_product(sandbox, product_id):
+    return call(sandbox, "GET", f"/products/{product_id}").json()["product"]
