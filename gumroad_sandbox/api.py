@@ -20,6 +20,7 @@ from .shapes import (
     resource_subscription_json,
     sale_json,
     subscriber_json,
+    upcoming_payout_json,
     user_json,
 )
 from .store import SandboxError
@@ -672,7 +673,7 @@ def list_payouts(sandbox, request):
         data = [payout_json(payout) for payout in page]
         wants_upcoming = str(request.params.get("include_upcoming", "true")) != "false"
         if cursor is None and wants_upcoming:
-            data.insert(0, payout_json(store.upcoming_payout()))
+            data.insert(0, upcoming_payout_json(store.upcoming_payout(), store.seller))
     return success("payouts", data, **extra)
 
 
@@ -683,7 +684,8 @@ def get_payout(sandbox, request):
     include_transactions = is_true(request.params.get("include_transactions", ""))
     with store.lock:
         if request.path_args[0] == "upcoming":
-            return success("payouts", [payout_json(store.upcoming_payout())])
+            upcoming = upcoming_payout_json(store.upcoming_payout(), store.seller)
+            return success("payouts", [upcoming])
         for payout in store.payouts:
             if payout.id == request.path_args[0]:
                 data = payout_json(

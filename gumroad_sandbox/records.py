@@ -55,6 +55,8 @@ class Seller:
     bio: str = "Templates and tools for small finance teams."
     # Gumroad's default seller timezone, "Pacific Time (US & Canada)".
     timezone: str = "America/Los_Angeles"
+    currency_type: str = "usd"  # the account currency, lower case (User#currency_type)
+    payouts_paused: bool = False  # User::Risk#payouts_status "paused" / "payable"
 
     @property
     def url(self):

@@ -402,6 +402,23 @@ def payout_json(payout, *, include_sales=False, include_transactions=False):
     return data
 
 
+def upcoming_payout_json(payout, seller):
+    """payouts_controller.rb#index: Payment.new(amount_cents:, currency:
+    user.currency_type, state: user.payouts_status).as_json.merge(id: nil), so an
+    unsaved payment: no dates, no processor, the status "payable" or "paused"."""
+    return {
+        "id": None,
+        "amount": f"{payout.amount_cents // 100}.{payout.amount_cents % 100:02d}",
+        "currency": seller.currency_type,
+        "status": "paused" if seller.payouts_paused else "payable",
+        "created_at": None,
+        "processed_at": None,
+        "payment_processor": None,
+        "bank_account_visual": None,
+        "paypal_email": None,
+    }
+
+
 def resource_subscription_json(subscription):
     return {
         "id": subscription.id,

@@ -444,3 +444,24 @@ def test_skus_of_digital_products_are_empty_and_unknown_products_not_found(sandb
 
 def api_product(sandbox, product_id):
     return call(sandbox, "GET", f"/products/{product_id}").json()["product"]
+
+
+# -- upcoming payouts (payouts_controller.rb#index, payment.rb#as_json) ----------------
+def test_upcoming_payout_is_an_unsaved_payment_with_the_sellers_status(sandbox):
+    body = call(sandbox, "GET", "/payouts").json()
+    upcoming = body["payouts"][0]
+    assert upcoming == {
+        "id": None,
+        "amount": upcoming["amount"],
+        "currency": "usd",
+        "status": "payable",
+        "created_at": None,
+        "processed_at": None,
+        "payment_processor": None,
+        "bank_account_visual": None,
+        "paypal_email": None,
+    }
+    assert body["payouts"][1]["currency"] == "USD"  # a saved payout keeps its own
+    sandbox.store.seller.payouts_paused = True
+    paused = call(sandbox, "GET", "/payouts/upcoming").json()["payouts"][0]
+    assert paused["status"] == "paused"
