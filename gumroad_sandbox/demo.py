@@ -590,7 +590,55 @@ def generate(*, seed, sales, products, start_date, end_date, now):
     state.next_key = (len(state.rows) + 1) * KEY_SPACING
     apply_history(rng, state, now)
     state.payouts = build_payouts(rng, state, start_date, now)
+    decorate_sales(seed, state.rows)
     return state
+
+
+PPP_COUNTRIES = {"BR": 35, "IN": 50}  # iso2 -> purchasing power parity discount %
+REVIEWS = (
+    "Exactly what I needed to get our books in order.",
+    "Clear and practical. Saved me a week of setup.",
+    "Good, though the examples could go deeper.",
+)
+
+
+def decorate_sales(seed, rows):
+    """The optional sale keys that move no money: tips (already inside `price`), UTM
+    term and content, review texts, upsells, PPP discounts, buyer-currency charges.
+
+    Each row draws from its own stream (seed and row key), so these never shift the
+    seeded values of the demo data (amounts, ids, dates) that tests compare.
+    """
+    for row in rows:
+        if not row.listed or not row.paid:
+            continue
+        rng = random.Random(f"{seed}:extras:{row.key}")
+        if row.subscription is None and row.quantity == 1 and rng.random() < 0.08:
+            row.tip_cents = round_half_up(row.price * rng.choice((0.1, 0.15, 0.2)))
+        if row.url_params.get("utm_source"):
+            if rng.random() < 0.6:
+                row.utm_term = rng.choice(("odoo accounting", "gumroad bookkeeping"))
+            if rng.random() < 0.4:
+                row.utm_content = rng.choice(("footer-link", "header-banner"))
+        if row.product_rating is not None and rng.random() < 0.6:
+            row.review = rng.choice(REVIEWS)
+        product = row.product
+        if (
+            product.variant_options
+            and not product.is_tiered_membership
+            and row.variants
+            and rng.random() < 0.1
+        ):
+            row.upsell = {
+                "name": f"Upgrade to {product.variant_options[-1].name}",
+                "discount": None,  # no offer code on the upsell
+                "selected_product": product.name,
+                "selected_version": product.variant_options[-1].name,
+            }
+        if row.country_iso2 in PPP_COUNTRIES and rng.random() < 0.5:
+            row.ppp_discount = PPP_COUNTRIES[row.country_iso2]
+        if row.currency.code != "usd" and rng.random() < 0.7:
+            row.presentment = True
 
 
 def membership_sale(builder, state, product, created_at, due_subscriptions):

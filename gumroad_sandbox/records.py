@@ -223,6 +223,15 @@ class Sale:
     test: bool = False
     ip_country: str | None = None
     shipment: dict | None = None  # {"shipped": bool, "tracking_url": str | None}
+    # Optional keys of Purchase#as_json(version: 2) that move no money here: a tip is
+    # part of `price` already, the rest describes the sale (demo.decorate_sales).
+    tip_cents: int | None = None  # USD cents, inside price
+    utm_term: str | None = None
+    utm_content: str | None = None
+    review: str | None = None  # the product review's message, with product_rating
+    upsell: dict | None = None  # UpsellPurchase#as_json
+    ppp_discount: int | None = None  # purchasing power parity discount, percent
+    presentment: bool = False  # charged in the buyer's (listed) currency
 
     @property
     def order_id(self):

@@ -4,7 +4,12 @@ from datetime import timezone
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from .currency import format_money, format_number, format_usd_cents
+from .currency import (
+    format_money,
+    format_number,
+    format_usd_cents,
+    usd_cents_to_listed,
+)
 from .pings import iso_time, sale_payload
 from .records import RECURRENCE_SUFFIX
 
@@ -124,27 +129,35 @@ def sale_json(row, seller, now):
         "is_additional_contribution": False,
         "discover_fee_charged": False,
         "is_upgrade_purchase": False,
+        "ppp": _ppp(row),
         "is_more_like_this_recommended": False,
         "is_gift_sender_purchase": row.gift_role == "sender",
         "is_gift_receiver_purchase": row.gift_role == "receiver",
         "referrer": row.referrer,
         "invoice_url": invoice_url(row) if row.paid else None,
+        "upsell": dict(row.upsell) if row.upsell else None,
         "paypal_refund_expired": False,
         "utm_source": row.url_params.get("utm_source"),
         "utm_medium": row.url_params.get("utm_medium"),
         "utm_campaign": row.url_params.get("utm_campaign"),
+        "utm_term": row.utm_term,
+        "utm_content": row.utm_content,
+        "tip_cents": row.tip_cents,
         "tax_cents": row.tax_cents,
         "shipping_cents": 0,
         "tax_label": row.tax_label,
         "tax_included_in_price": False if row.tax_label else None,
         "access_revoked": False,
         "variants_price_cents": row.variants_price_cents,
+        "review": row.review,
         "cancellation_date": _iso_or_none(
             row.subscription.user_requested_cancellation_at
             if row.subscription
             else None
         ),
+        "subscription_end_date": _termination_date(row.subscription),
         "sent_abandoned_cart_email": False,
+        "buyer_presentment": _buyer_presentment(row),
     }
     sale = {key: value for key, value in sale.items() if value is not None}
     # From here on Gumroad adds keys without the nil filter, so nulls stay.
@@ -162,6 +175,45 @@ def sale_json(row, seller, now):
     _add_conditional_sale_blocks(sale, row, now)
     sale["quantity"] = row.quantity
     return sale
+
+
+def _ppp(row):
+    """Purchase#ppp_info: the GeoIP country and the discount, e.g. "35%"."""
+    if row.ppp_discount is None:
+        return None
+    return {"country": row.ip_country, "discount": f"{row.ppp_discount}%"}
+
+
+def _termination_date(subscription):
+    """Subscription#termination_date: (ended_at || cancelled_at || failed_at).to_date,
+    a cancellation scheduled later included."""
+    if subscription is None:
+        return None
+    moment = (
+        subscription.ended_at or subscription.cancelled_at or subscription.failed_at
+    )
+    return moment.astimezone(UTC).date().isoformat() if moment else None
+
+
+def _buyer_presentment(row):
+    """Purchase#buyer_presentment_api_fields: only for a sale charged in the buyer's
+    currency (here its listed currency), amounts in that currency's minor units."""
+    if not row.presentment:
+        return None
+    currency = row.currency
+    gumroad_tax = usd_cents_to_listed(row.tax_cents, currency) if row.tax_label else 0
+    tip = usd_cents_to_listed(row.tip_cents, currency) if row.tip_cents else 0
+    return {
+        "currency": currency.code,
+        "price_cents": row.listed_total,
+        "tip_cents": tip,
+        "seller_tax_cents": 0,
+        "gumroad_tax_cents": gumroad_tax,
+        "shipping_cents": 0,
+        "total_cents": row.listed_total + gumroad_tax,
+        "fx_rate": f"{1 / currency.usd_rate:.6f}",  # buyer currency per US dollar
+        "refunded_cents": row.refunded_listed,
+    }
 
 
 def _iso_or_none(value):

@@ -3,6 +3,7 @@
 Each test names the Gumroad (or Rails) source the sandbox follows. Plain `requests`.
 """
 
+import re
 from datetime import date, datetime, timezone
 
 import pytest
@@ -465,3 +466,67 @@ def test_upcoming_payout_is_an_unsaved_payment_with_the_sellers_status(sandbox):
     sandbox.store.seller.payouts_paused = True
     paused = call(sandbox, "GET", "/payouts/upcoming").json()["payouts"][0]
     assert paused["status"] == "paused"
+
+
+# -- optional sale keys (purchase.rb#as_json, #web_csv_parity_fields) ------------------
+OPTIONAL_SALE_KEYS = (
+    "tip_cents",
+    "utm_term",
+    "utm_content",
+    "review",
+    "upsell",
+    "ppp",
+    "buyer_presentment",
+    "subscription_end_date",
+)
+
+
+def test_demo_sales_use_the_optional_keys_with_gumroads_types(make_sandbox):
+    server = make_sandbox(sales=600, clock=lambda: FIXED_NOW)
+    sales = listed_sales(server)
+    for key in OPTIONAL_SALE_KEYS:
+        share = sum(key in sale for sale in sales) / len(sales)
+        assert 0 < share < 0.5, key  # some sales, never most
+    for sale in sales:
+        if "tip_cents" in sale:  # a tip is part of price, in USD cents
+            assert isinstance(sale["tip_cents"], int)
+            assert 0 < sale["tip_cents"] < sale["price"]
+        if "utm_term" in sale or "utm_content" in sale:
+            assert "utm_source" in sale
+        if "review" in sale:
+            assert isinstance(sale["review"], str) and sale["product_rating"]
+        if "ppp" in sale:
+            assert set(sale["ppp"]) == {"country", "discount"}
+            assert re.fullmatch(r"\d+%", sale["ppp"]["discount"])
+        if "upsell" in sale:
+            assert set(sale["upsell"]) == {
+                "name",
+                "discount",
+                "selected_product",
+                "selected_version",
+            }
+        if "subscription_end_date" in sale:
+            date.fromisoformat(sale["subscription_end_date"])
+            assert sale["cancelled"] or sale["ended"] or sale["dead"]
+        if "buyer_presentment" in sale:
+            presentment = sale["buyer_presentment"]
+            assert presentment["currency"] == sale["currency"] != "usd"
+            assert isinstance(presentment["fx_rate"], str)
+            assert presentment["total_cents"] >= presentment["price_cents"] > 0
+        # Gumroad-merchant sales (all of the default data) carry no processor keys.
+        for key in ("payment_processor", "processor_transaction_id"):
+            assert key not in sale
+        assert "transaction_url_for_seller" not in sale
+
+
+def test_buyer_presentment_follows_refunds_in_the_buyer_currency(make_sandbox):
+    server = make_sandbox(sales=300, clock=lambda: FIXED_NOW)
+    sale = next(
+        s
+        for s in listed_sales(server)
+        if "buyer_presentment" in s
+        and not s["refunded"]
+        and not s["partially_refunded"]
+    )
+    refunded = server.refund(sale["id"], 100)
+    assert refunded["buyer_presentment"]["refunded_cents"] == 100
