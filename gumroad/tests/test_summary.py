@@ -9,6 +9,7 @@ from gumroad import (
     GumroadClient,
     GumroadError,
     MalformedPayloadError,
+    MissingScopeError,
     parse_sales_summary,
 )
 
@@ -105,3 +106,11 @@ def test_client_reports_an_unreadable_summary(sandbox, monkeypatch):
     monkeypatch.setattr(client, "_request", lambda *a, **k: {"success": True})
     with pytest.raises(GumroadError, match="cannot be read"):
         client.get_sales_summary()
+
+
+def test_a_token_without_view_sales_is_told_which_scope_the_summary_needs(sandbox):
+    client = GumroadClient("profile-only", sandbox.base_url, sleep=lambda _s: None)
+    with pytest.raises(MissingScopeError) as caught:
+        client.get_sales_summary()
+    assert "GET /sales/summary" in str(caught.value)
+    assert "view_sales" in str(caught.value)
