@@ -6,17 +6,21 @@
    transactions and a killed process; then the database is dropped.
 
 Usage: python3 dev/run_tests.py [--pure-only] [--keep-db] [--test-tags TAGS] [--chaos]
+                                [--no-cov]
 
 `--chaos` runs the long fault-injection cases (marked `slow`) instead: the pure ones,
 then the integration ones on a database with the addon installed.
 
 Before its last line, a full run prints the reliability report: each hostile case the
-suites tried and what held (dev/reliability.py). Closes with one line
-`N passed, N failed` that counts every suite; exits non-zero on failure.
+suites tried and what held (dev/reliability.py). Then the line coverage of the addon:
+the pure suite under pytest-cov, the Odoo suite under `coverage run`, combined into one
+total (`--no-cov` leaves it out). Closes with one line `N passed, N failed` that counts
+every suite; exits non-zero on failure.
 """
 
 import argparse
 import importlib.util
+import io
 import os
 import re
 import shlex
@@ -104,16 +108,94 @@ def skip_note(skipped):
     return f" ({skipped} of them skipped)" if skipped else ""
 
 
-def run_pure_suite(log_dir, env, marks):
+# The addon's own lines: every Python file of the checkout but the tests and the commands.
+# (pyproject.toml's [tool.coverage.run] says the same for a developer's `--cov`.)
+COVERAGE_OMIT = (
+    "tests/*",
+    "gumroad/tests/*",
+    "tests_integration/*",
+    "dev/*",
+    "__manifest__.py",
+)
+PURE_PACKAGES = ("gumroad", "gumroad_sandbox")
+
+
+def coverage_file(log_dir, suite):
+    return log_dir / f".coverage.{suite}"
+
+
+def run_pure_suite(log_dir, env, marks, cov):
     junit = log_dir / "pytest.xml"
     print("== Pure-Python suite (pytest, no Odoo)", flush=True)
+    cov_args = []
+    if cov:
+        env = dict(env, COVERAGE_FILE=str(coverage_file(log_dir, "pure")))
+        cov_args = [
+            *(f"--cov={odoo_env.ADDON_DIR / p}" for p in PURE_PACKAGES),
+            "--cov-report=",
+        ]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", marks, f"--junitxml={junit}"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            marks,
+            f"--junitxml={junit}",
+            *cov_args,
+        ],
         cwd=odoo_env.ADDON_DIR,
         env=env,
         check=False,
     )
     return junit_counts(junit, proc.returncode, "pytest")
+
+
+def coverage_percent(data_files, include, combined):
+    """The line coverage (a float, percent) of the files under `include` that the
+    coverage data files record, the addon's tests and commands left out.
+    """
+    import coverage
+
+    addon = odoo_env.ADDON_DIR
+    cov = coverage.Coverage(
+        data_file=str(combined), config_file=str(addon / "pyproject.toml")
+    )
+    cov.combine([str(f) for f in data_files], keep=True)
+    cov.save()
+    with open(combined.with_suffix(".txt"), "w") as report:
+        return cov.report(
+            include=[str(addon / p) for p in include],
+            omit=[str(addon / p) for p in COVERAGE_OMIT],
+            file=report,
+            show_missing=True,
+        )
+
+
+def coverage_line(log_dir):
+    """`coverage: N% of the addon's lines (pure N%, Odoo N%)` from what the suites
+    recorded (text reports beside them in the logs), or None when none did.
+    """
+    pure = coverage_file(log_dir, "pure")
+    odoo_data = coverage_file(log_dir, "odoo")
+    try:
+        parts = []
+        if pure.exists():
+            packages = [f"{p}/*" for p in PURE_PACKAGES]
+            percent = coverage_percent([pure], packages, log_dir / "coverage-pure")
+            parts.append(f"pure {percent:.0f}%")
+        if odoo_data.exists():
+            percent = coverage_percent([odoo_data], ["*"], log_dir / "coverage-odoo")
+            parts.append(f"Odoo {percent:.0f}%")
+        if not parts:
+            return None
+        data = [f for f in (pure, odoo_data) if f.exists()]
+        total = coverage_percent(data, ["*"], log_dir / "coverage-total")
+    except Exception as err:  # noqa: BLE001 - a report problem must not hide the count
+        return f"coverage: not measured ({type(err).__name__}: {err})"
+    what = "the addon's lines" if odoo_data.exists() else "the pure packages' lines"
+    return f"coverage: {total:.0f}% of {what} ({', '.join(parts)})"
 
 
 def odoo_base_args(odoo, pg, dbname):
@@ -126,10 +208,28 @@ def odoo_base_args(odoo, pg, dbname):
     ]
 
 
-def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env):
+def under_coverage(command, data_file):
+    """The Odoo command `python -m odoo` run by `coverage run`, recording the addon."""
+    python, *module = command
+    return [
+        python,
+        "-m",
+        "coverage",
+        "run",
+        f"--rcfile={odoo_env.ADDON_DIR / 'pyproject.toml'}",
+        f"--data-file={data_file}",
+        f"--source={odoo_env.ADDON_DIR}",
+        *module,
+    ]
+
+
+def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env, cov):
     log_file = log_dir / "odoo-test.log"
+    command = odoo.command
+    if cov:
+        command = under_coverage(command, coverage_file(log_dir, "odoo"))
     cmd = [
-        *odoo.command,
+        *command,
         *odoo_base_args(odoo, pg, dbname),
         "-i",
         odoo_env.ADDON_NAME,
@@ -262,7 +362,11 @@ def main():
     parser.add_argument(
         "--chaos", action="store_true", help="the long fault-injection cases only"
     )
+    parser.add_argument(
+        "--no-cov", action="store_true", help="no coverage measure (a little faster)"
+    )
     args = parser.parse_args()
+    cov = not (args.no_cov or args.chaos)
     marks = "slow" if args.chaos else "not slow"
     full_run = args.test_tags == parser.get_default("test_tags") and not (
         args.pure_only or args.skip_pure or args.skip_integration
@@ -277,7 +381,15 @@ def main():
             if not args.chaos:
                 odoo_env.ensure_chromium()  # the tours; Odoo skips them without it
         odoo_env.ensure_python_packages(
-            {"pytest": "pytest", "hypothesis": "hypothesis", "requests": "requests"}
+            {
+                "pytest": "pytest",
+                "hypothesis": "hypothesis",
+                "requests": "requests",
+                # The pins of dev/requirements-dev.txt.
+                "pytest_odoo": "pytest-odoo==2.3.0",
+                "pytest_cov": "pytest-cov==7.1.0",
+                "coverage": "coverage==7.17.5",
+            }
         )
     except odoo_env.SetupError as err:
         print(f"ERROR: {err}", file=sys.stderr)
@@ -288,7 +400,7 @@ def main():
     base_env = dict(os.environ, **{reliability.REPORT_ENV: str(report)})
     passed = failed = 0
     if not args.skip_pure:
-        passed, failed, skipped = run_pure_suite(log_dir, base_env, marks)
+        passed, failed, skipped = run_pure_suite(log_dir, base_env, marks, cov)
         print(
             f"pytest: {passed} passed, {failed} failed{skip_note(skipped)}", flush=True
         )
@@ -302,7 +414,9 @@ def main():
             if args.chaos:
                 p, f = install_only(odoo, pg, dbname, env)
             else:
-                p, f = run_odoo_suite(odoo, pg, log_dir, args.test_tags, dbname, env)
+                p, f = run_odoo_suite(
+                    odoo, pg, log_dir, args.test_tags, dbname, env, cov
+                )
             passed, failed = passed + p, failed + f
             if not args.skip_integration and odoo_env.database_exists(pg, dbname):
                 p, f, s = run_integration_suite(odoo, pg, log_dir, dbname, env, marks)
@@ -323,6 +437,9 @@ def main():
             print(f"{not_held} reliability case(s) not shown to hold")
             failed = max(failed, 1)
     print(f"logs: {log_dir}")
+    line = coverage_line(log_dir) if cov else None
+    if line:
+        print(line)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
