@@ -1,4 +1,4 @@
-"""The Odoo suite (tests/) under pytest-odoo, on a database that has the addon installed.
+"""The Odoo suite (tests/) under pytest-odoo, on a database with the addon installed.
 
 The developer loop beside `make test` (which runs the same tests with Odoo's own
 `--test-enable` runner, the gate): pick tests with `-k`, rerun the last failures with
@@ -77,7 +77,7 @@ def pytest_command(odoo, pg, dbname, args, *, http=True):
         "pytest",
         "-c",
         str(INI),
-        # The link's folder: test ids read gumroad_connector/tests/test_x.py::TestX::test_y.
+        # The link's folder: test ids read gumroad_connector/tests/test_x.py::TestX::...
         f"--rootdir={link.parent}",
         f"--odoo-addons-path={','.join(str(p) for p in addons)}",
         *(f"--odoo-extra={e}" for e in extra if e),

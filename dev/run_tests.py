@@ -20,7 +20,6 @@ every suite; exits non-zero on failure.
 
 import argparse
 import importlib.util
-import io
 import os
 import re
 import shlex
@@ -108,7 +107,7 @@ def skip_note(skipped):
     return f" ({skipped} of them skipped)" if skipped else ""
 
 
-# The addon's own lines: every Python file of the checkout but the tests and the commands.
+# The addon's own lines: every Python file of the checkout but its tests and commands.
 # (pyproject.toml's [tool.coverage.run] says the same for a developer's `--cov`.)
 COVERAGE_OMIT = (
     "tests/*",

@@ -18,7 +18,9 @@ MODULE = ADDON / "tests" / "test_security.py"
 def test_methods(path, class_name):
     """The test methods a test class of `path` defines."""
     tree = ast.parse(path.read_text())
-    (cls,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    (cls,) = (
+        n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name
+    )
     return [
         n.name
         for n in cls.body
