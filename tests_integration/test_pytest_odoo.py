@@ -15,7 +15,7 @@ ADDON = Path(__file__).resolve().parent.parent
 MODULE = ADDON / "tests" / "test_security.py"
 
 
-def test_methods(path, class_name):
+def methods_of(path, class_name):
     """The test methods a test class of `path` defines."""
     tree = ast.parse(path.read_text())
     (cls,) = (
@@ -29,7 +29,7 @@ def test_methods(path, class_name):
 
 
 def test_an_odoo_test_module_passes_under_pytest_odoo(tmp_path):
-    expected = test_methods(MODULE, "TestSecurity")
+    expected = methods_of(MODULE, "TestSecurity")
     junit = tmp_path / "pytest-odoo.xml"
     proc = subprocess.run(
         [
