@@ -1,8 +1,12 @@
-# The two commands of the README: `make demo` (the main job) and `make test` (every test).
+# The two commands of the README: `make demo` (the main job) and `make test` (every test);
+# `make odoo` first on a machine without Odoo 19.
 PYTHON ?= python3
 SALES ?= 2000
 
-.PHONY: demo test lint format chaos bench sandbox
+.PHONY: odoo demo test lint format chaos bench sandbox
+
+odoo:  ## no Odoo 19 here? install it beside the checkout (../odoo-19.0, its own venv)
+	$(PYTHON) dev/bootstrap_odoo.py
 
 demo:  ## PostgreSQL up, demo database with the addon, sandbox, first import, Odoo on :8069
 	$(PYTHON) dev/demo.py

@@ -175,6 +175,7 @@ def main():
     pings = args.pings or args.sales
 
     odoo = odoo_env.find_odoo()
+    odoo_env.run_with_odoo_python(odoo)  # the venv of `make odoo`, if that
     pg = odoo_env.ensure_postgres()
     dbname = f"gumroad_bench_{int(time.time())}"
     addons = [odoo_env.addon_parent_dir(), *odoo.addons_paths]

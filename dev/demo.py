@@ -150,6 +150,7 @@ def main():
     args = parser.parse_args()
     try:
         odoo = odoo_env.find_odoo()
+        odoo_env.run_with_odoo_python(odoo)  # the venv of `make odoo`, if that
         pg = odoo_env.ensure_postgres()
         odoo_env.ensure_python_packages(
             {"requests": "requests", "cryptography": "cryptography"}

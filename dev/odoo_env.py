@@ -8,7 +8,12 @@ Odoo is looked up the standard ways, in this order:
    package;
 2. an importable ``odoo`` package in the Python running this script (``pip install -e``
    of a source tree, a distribution package, or a ``.pth`` file pointing at a source
-   tree).
+   tree);
+3. the folder `make odoo` (dev/bootstrap_odoo.py) installs Odoo 19.0 into,
+   ``<checkout>/../odoo-19.0/``, with its own virtual environment ``.venv``: the
+   commands then re-run themselves under that venv's Python (`run_with_odoo_python`).
+An ``ODOO_SRC`` tree that this Python cannot import but that holds a ``.venv`` able to
+(a `make odoo --dest DIR` folder) is run with that venv's Python as well.
 Nothing of Odoo is vendored, copied or patched here.
 """
 
@@ -25,12 +30,19 @@ from pathlib import Path
 ADDON_NAME = "gumroad_connector"
 ADDON_DIR = Path(__file__).resolve().parent.parent
 REQUIRED_SERIES = 19
+# Where `make odoo` installs Odoo: beside the checkout, out of the repository.
+BOOTSTRAP_DIR = ADDON_DIR.parent / f"odoo-{REQUIRED_SERIES}.0"
+REEXEC_ENV = "GUMROAD_ODOO_REEXEC"
 
 MISSING_ODOO_HELP = f"""\
 Odoo {REQUIRED_SERIES}.0 was not found.
-  - {sys.executable} cannot `import odoo`, and
-  - the environment variable ODOO_SRC is not set.
-Provide one of them:
+  - {sys.executable} cannot `import odoo`,
+  - the environment variable ODOO_SRC is not set, and
+  - {BOOTSTRAP_DIR} holds no Odoo installed by `make odoo`.
+One command installs Odoo {REQUIRED_SERIES}.0 community there (official source archive,
+its own virtual environment, its requirements; a few minutes):
+  - make odoo                                  (then: make demo, or make test)
+Or use an Odoo you have:
   - ODOO_SRC=/path/to/odoo-19.0 make test     (a source tree with odoo-bin; its
     requirements.txt installed: pip install -r /path/to/odoo-19.0/requirements.txt), or
   - pip install -e /path/to/odoo-19.0         (makes `import odoo` work).
@@ -94,6 +106,28 @@ def _addons_paths_for(odoo_package_dirs):
     return paths
 
 
+def bootstrap_python(folder):
+    """The Python of the virtual environment `make odoo` creates in `folder`."""
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    name = "python.exe" if os.name == "nt" else "python"
+    return Path(folder) / ".venv" / scripts / name
+
+
+def _find_bootstrapped(folder):
+    """(python, probe) for a folder `make odoo` filled, or None."""
+    python = bootstrap_python(folder)
+    if not python.exists():
+        return None
+    probe = _probe_python(str(python))
+    if not probe:
+        return None
+    # Odoo extends its package path with every `odoo` folder on sys.path (a venv with
+    # --system-site-packages may see another Odoo): keep the folder's own.
+    root = Path(folder).resolve()
+    own = [p for p in probe[0] if p.resolve().is_relative_to(root)]
+    return str(python), (own or probe[0], *probe[1:])
+
+
 def find_odoo():
     """Return an OdooInstall, or raise SetupError saying what is missing."""
     python = sys.executable
@@ -106,6 +140,9 @@ def find_odoo():
                 "(no odoo/release.py there).\n" + MISSING_ODOO_HELP
             )
         probe = _probe_python(python, extra_path=str(root))
+        found = None if probe else _find_bootstrapped(root)
+        if found:
+            python, probe = found
         if probe is None:
             raise SetupError(
                 f"ODOO_SRC={src} is an Odoo tree, but {python} cannot import it: "
@@ -117,10 +154,14 @@ def find_odoo():
         extra_env = {"PYTHONPATH": str(root)}
     else:
         probe = _probe_python(python)
-        if probe is None:
-            raise SetupError(MISSING_ODOO_HELP)
-        pkg_dirs, major, version = probe
         source = f"`import odoo` in {python}"
+        if probe is None:
+            found = _find_bootstrapped(BOOTSTRAP_DIR)
+            if found is None:
+                raise SetupError(MISSING_ODOO_HELP)
+            python, probe = found
+            source = f"{BOOTSTRAP_DIR} (make odoo)"
+        pkg_dirs, major, version = probe
         extra_env = {}
     if major != REQUIRED_SERIES:
         raise SetupError(
@@ -140,6 +181,25 @@ def find_odoo():
         source=source,
         extra_env=extra_env,
     )
+
+
+def run_with_odoo_python(odoo):
+    """Re-run this command under Odoo's Python when it is not the one running it (the
+    venv of `make odoo`), so the tests, the sandbox and Odoo as a library share its
+    packages. Returns when it already is.
+    """
+    if os.path.abspath(odoo.python) == os.path.abspath(sys.executable):
+        return
+    if os.environ.get(REEXEC_ENV):
+        raise SetupError(
+            f"{sys.executable} was started to run Odoo {odoo.version} ({odoo.source}) "
+            f"but Odoo's Python is {odoo.python}."
+        )
+    print(
+        f"Odoo {odoo.version}: {odoo.source}; running under {odoo.python}", flush=True
+    )
+    env = dict(os.environ, **{REEXEC_ENV: "1"})
+    os.execve(odoo.python, [odoo.python, *sys.argv], env)
 
 
 def addon_parent_dir():

@@ -376,6 +376,7 @@ def main():
         if not args.pure_only:
             # Fail fast, before any test runs, when Odoo or PostgreSQL is missing.
             odoo = odoo_env.find_odoo()
+            odoo_env.run_with_odoo_python(odoo)  # the venv of `make odoo`, if that
             pg = odoo_env.ensure_postgres()
             if not args.chaos:
                 odoo_env.ensure_chromium()  # the tours; Odoo skips them without it
