@@ -3,7 +3,7 @@
 PYTHON ?= python3
 SALES ?= 2000
 
-.PHONY: odoo demo test lint format chaos bench sandbox
+.PHONY: odoo demo test test-bootstrap lint format chaos bench sandbox
 
 odoo:  ## no Odoo 19 here? install it beside the checkout (../odoo-19.0, its own venv)
 	$(PYTHON) dev/bootstrap_odoo.py
@@ -13,6 +13,9 @@ demo:  ## PostgreSQL up, demo database with the addon, sandbox, first import, Od
 
 test:  ## pure-Python suite + Odoo suite on a throwaway database; closes with "N passed, N failed"
 	$(PYTHON) dev/run_tests.py
+
+test-bootstrap:  ## `make odoo` end to end from a local archive, then the addon installed
+	$(PYTHON) -m pytest -q -s -p no:odoo -m bootstrap dev/tests  # not an Odoo test: no pytest-odoo
 
 lint:  ## OCA's linters: ruff, pylint-odoo, oca-checks-odoo-module/-po, prettier, eslint
 	$(PYTHON) dev/lint.py
