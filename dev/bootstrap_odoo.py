@@ -354,9 +354,10 @@ def install_requirements(python, dest):
         stamp = json.loads(stamp_file.read_text())
     except (OSError, ValueError):
         stamp = {}
-    if stamp.get("requirements") == digest.hexdigest():
+    # Something left out (python-ldap) is tried again: its headers may be there now.
+    if stamp.get("requirements") == digest.hexdigest() and not stamp.get("notes"):
         log("Requirements already installed.")
-        return stamp.get("notes", [])
+        return []
     log_file = dest / ".venv" / "bootstrap-pip.log"
     log(f"Installing Odoo's requirements.txt into the venv (full log: {log_file})")
     notes = []
