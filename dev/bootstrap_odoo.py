@@ -72,7 +72,8 @@ class BootstrapError(RuntimeError):
 
 
 def log(message=""):
-    print(message, flush=True)
+    sys.stdout.write(f"{message}\n")
+    sys.stdout.flush()
 
 
 # --- download -------------------------------------------------------------------------
@@ -453,7 +454,7 @@ def main(argv=None):
     try:
         notes = bootstrap(args.source, args.dest, args.system_site_packages)
     except BootstrapError as err:
-        print(f"ERROR: {err}", file=sys.stderr)
+        sys.stderr.write(f"ERROR: {err}\n")
         return 1
     dest = args.dest.expanduser().absolute()
     log(f"Odoo 19.0 is ready in {dest} ({time.monotonic() - started:.0f} s).")

@@ -195,9 +195,10 @@ def run_with_odoo_python(odoo):
             f"{sys.executable} was started to run Odoo {odoo.version} ({odoo.source}) "
             f"but Odoo's Python is {odoo.python}."
         )
-    print(
-        f"Odoo {odoo.version}: {odoo.source}; running under {odoo.python}", flush=True
+    sys.stdout.write(
+        f"Odoo {odoo.version}: {odoo.source}; running under {odoo.python}\n"
     )
+    sys.stdout.flush()
     env = dict(os.environ, **{REEXEC_ENV: "1"})
     os.execve(odoo.python, [odoo.python, *sys.argv], env)
 
