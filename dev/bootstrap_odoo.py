@@ -106,27 +106,26 @@ def download(url, out):
     log(f"Downloading {url}")
     request = urllib.request.Request(url, headers={"User-Agent": "gumroad-bootstrap"})
     try:
-        answer = urllib.request.urlopen(request, timeout=60)
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            _copy_with_progress(answer, out)
     except OSError as err:
         raise BootstrapError(
             f"Could not download {url}: {err}. Download it yourself and pass the file: "
             "make odoo ODOO_BOOTSTRAP_URL=/path/to/odoo.tar.gz"
         ) from err
+
+
+def _copy_with_progress(answer, out):
     total = int(answer.headers.get("Content-Length") or 0)
     done, shown = 0, 0.0
-    with answer:
-        while chunk := answer.read(1 << 20):
-            out.write(chunk)
-            done += len(chunk)
-            if time.monotonic() - shown > 1:
-                shown = time.monotonic()
-                of = (
-                    f" of {total / 1e6:.0f} MB ({100 * done // total}%)"
-                    if total
-                    else ""
-                )
-                sys.stdout.write(f"\r  {done / 1e6:.0f} MB{of}   ")
-                sys.stdout.flush()
+    while chunk := answer.read(1 << 20):
+        out.write(chunk)
+        done += len(chunk)
+        if time.monotonic() - shown > 1:
+            shown = time.monotonic()
+            of = f" of {total / 1e6:.0f} MB ({100 * done // total}%)" if total else ""
+            sys.stdout.write(f"\r  {done / 1e6:.0f} MB{of}   ")
+            sys.stdout.flush()
     log(f"\r  {done / 1e6:.1f} MB downloaded          ")
 
 

@@ -47,6 +47,43 @@ def test_extracts_the_tree_without_its_top_folder(tmp_path):
     bootstrap_odoo.fetch_tree(str(tmp_path / "gone.tar.gz"), dest)
 
 
+@pytest.fixture
+def http_folder(tmp_path):
+    """tmp_path served over HTTP on a free loopback port: its base URL."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_downloads_an_http_source_with_progress(tmp_path, http_folder, capsys):
+    make_archive(tmp_path / "odoo.tar.gz", odoo_files())
+    dest = tmp_path / "dest"
+    bootstrap_odoo.fetch_tree(f"{http_folder}/odoo.tar.gz", dest)
+    assert bootstrap_odoo.tree_version(dest) == 19
+    out = capsys.readouterr().out
+    assert f"Downloading {http_folder}/odoo.tar.gz" in out
+    assert "MB downloaded" in out
+
+
+def test_a_failed_download_says_how_to_pass_a_file(tmp_path, http_folder):
+    with pytest.raises(bootstrap_odoo.BootstrapError) as err:
+        bootstrap_odoo.fetch_tree(f"{http_folder}/missing.tar.gz", tmp_path / "dest")
+    assert "Could not download" in str(err.value) and "404" in str(err.value)
+    assert "ODOO_BOOTSTRAP_URL=/path/to/odoo.tar.gz" in str(err.value)
+    assert not (tmp_path / "dest").exists()
+
+
 def test_a_plain_path_is_a_source(tmp_path):
     archive = make_archive(tmp_path / "a.tar.gz", odoo_files(), top="odoo-19.0.post1")
     bootstrap_odoo.fetch_tree(str(archive), tmp_path / "dest")
