@@ -684,7 +684,12 @@ def get_payout(sandbox, request):
     include_transactions = is_true(request.params.get("include_transactions", ""))
     with store.lock:
         if request.path_args[0] == "upcoming":
-            upcoming = upcoming_payout_json(store.upcoming_payout(), store.seller)
+            upcoming = upcoming_payout_json(
+                store.upcoming_payout(),
+                store.seller,
+                include_sales=include_sales,
+                include_transactions=include_transactions,
+            )
             return success("payouts", [upcoming])
         for payout in store.payouts:
             if payout.id == request.path_args[0]:

@@ -365,6 +365,19 @@ class Payout:
     disputed_sale_ids: list = field(default_factory=list)
     period_start: datetime | None = None
     period_end: datetime | None = None
+    # payout_rows.rows_for's rows, in cents; rendered by shapes.payout_json
+    transactions: list = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Credit:
+    """A credit (or, negative, a debit) Gumroad puts on the seller's balance by hand
+    (Credit with crediting_user, app/models/credit.rb); `reason` stays Gumroad's."""
+
+    key: int
+    created_at: datetime
+    amount_cents: int
+    reason: str = ""
 
 
 @dataclass(eq=False)

@@ -513,6 +513,23 @@ class SandboxServer:
         with self.store.lock:
             return payout_json(self.store.pay_out(), include_sales=True)
 
+    def add_credit(self, amount_cents, reason=""):
+        """Gumroad credits (negative: debits) the balance by hand; the next payout
+        lists it as a "Credit" transaction. Returns the new balance dict."""
+        with self.store.lock:
+            self.store.add_credit(amount_cents, reason)
+            return self.store.balance()
+
+    def payout(self, payout_id):
+        """GET /payouts/:id?include_transactions=true's payout dict."""
+        with self.store.lock:
+            for payout in self.store.payouts:
+                if payout.id == payout_id:
+                    return payout_json(
+                        payout, include_sales=True, include_transactions=True
+                    )
+        raise KeyError(payout_id)
+
     def summary(self):
         """What GET /_sandbox/state shows."""
         with self.store.lock:

@@ -10,6 +10,7 @@ from .currency import (
     format_usd_cents,
     usd_cents_to_listed,
 )
+from . import payout_rows
 from .pings import iso_time, sale_payload
 from .records import RECURRENCE_SUFFIX
 
@@ -448,17 +449,15 @@ def payout_json(payout, *, include_sales=False, include_transactions=False):
         data["refunded_sales"] = list(payout.refunded_sale_ids)
         data["disputed_sales"] = list(payout.disputed_sale_ids)
     if include_transactions:
-        data["transactions"] = [
-            {"type": "sale", "sale_id": sale_id} for sale_id in payout.sale_ids
-        ]
+        data["transactions"] = [payout_rows.render(row) for row in payout.transactions]
     return data
 
 
-def upcoming_payout_json(payout, seller):
+def upcoming_payout_json(payout, seller, *, include_sales=False, include_transactions=False):
     """payouts_controller.rb#index: Payment.new(amount_cents:, currency:
     user.currency_type, state: user.payouts_status).as_json.merge(id: nil), so an
     unsaved payment: no dates, no processor, the status "payable" or "paused"."""
-    return {
+    data = {
         "id": None,
         "amount": f"{payout.amount_cents // 100}.{payout.amount_cents % 100:02d}",
         "currency": seller.currency_type,
@@ -469,6 +468,13 @@ def upcoming_payout_json(payout, seller):
         "bank_account_visual": None,
         "paypal_email": None,
     }
+    if include_sales:
+        data["sales"] = list(payout.sale_ids)
+        data["refunded_sales"] = list(payout.refunded_sale_ids)
+        data["disputed_sales"] = list(payout.disputed_sale_ids)
+    if include_transactions:
+        data["transactions"] = [payout_rows.render(row) for row in payout.transactions]
+    return data
 
 
 def resource_subscription_json(subscription):

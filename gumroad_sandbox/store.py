@@ -11,10 +11,11 @@ from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from . import demo
+from . import demo, payout_rows
 from .currency import get_currency
 from .ids import derived_id, external_id, row_key_for
 from .records import (
+    Credit,
     RECURRENCE_MONTHS,
     RESOURCE_NAMES,
     Payout,
@@ -124,6 +125,8 @@ class SandboxStore:
         self.licenses = {}  # serial -> row holding it
         for row in state.rows:
             self._index(row)
+        self.credits = []  # add_credit: Gumroad's own credits and debits
+        self._count_demo_payouts()
 
     # -- indexes ---------------------------------------------------------------------
     def _index(self, row):
@@ -284,7 +287,7 @@ class SandboxStore:
         return total, breakdown
 
     def upcoming_payout(self):
-        """The next Friday's payout, computed from the sales since the last one."""
+        """The next Friday's payout: what the balance gained since the last one."""
         now = self.now()
         last_end = self.payouts[-1].period_end if self.payouts else None
         period_start = last_end or demo.utc_midnight(now.date() - timedelta(days=14))
@@ -294,16 +297,56 @@ class SandboxStore:
             if row.paid and row.created_at < now
         ]
         days_to_friday = (4 - now.weekday()) % 7 or 7
+        created_at = demo.utc_midnight(now.date() + timedelta(days=days_to_friday))
+        transactions, _counted, _credits = self._uncounted(
+            now, created_at.date().isoformat()
+        )
         return Payout(
             key=0,
             id=None,
-            created_at=demo.utc_midnight(now.date() + timedelta(days=days_to_friday)),
-            amount_cents=sum(row.earnings_usd() for row in rows),
+            created_at=created_at,
+            amount_cents=sum(t[-1] for t in transactions),
             status="upcoming",
             sale_ids=[row.id for row in rows],
             refunded_sale_ids=[row.id for row in rows if row.refunded_listed],
             disputed_sale_ids=[row.id for row in rows if row.disputed],
+            transactions=transactions,
         )
+
+    # -- payout transactions (payout_rows) ------------------------------------------
+    def _count_demo_payouts(self):
+        """The demo's payouts counted their sales as the demo left them."""
+        self.counted = {}
+        self.counted_credits = set()
+        for payout in self.payouts:
+            sales = [self.rows_by_id[sale_id] for sale_id in payout.sale_ids]
+            day = (payout.period_end - timedelta(days=1)).date().isoformat()
+            payout.transactions, self.counted, _credits = payout_rows.rows_for(
+                sales, [], self.counted, day
+            )
+
+    def _uncounted(self, now, day):
+        sales = [row for row in self.listed.rows if row.paid and row.created_at <= now]
+        credits = [
+            c
+            for c in self.credits
+            if c.key not in self.counted_credits and c.created_at <= now
+        ]
+        return payout_rows.rows_for(sales, credits, self.counted, day)
+
+    def add_credit(self, amount_cents, reason=""):
+        """Gumroad credits (or, negative, debits) the seller's balance by hand."""
+        amount = int(amount_cents)
+        if amount == 0:
+            raise SandboxError("A credit needs an amount.")
+        credit = Credit(
+            key=len(self.credits) + 1,
+            created_at=self.now(),
+            amount_cents=amount,
+            reason=str(reason or ""),
+        )
+        self.credits.append(credit)
+        return credit
 
     def balance(self):
         """The seller's Gumroad balance in USD cents, and what makes it up.
@@ -321,13 +364,15 @@ class SandboxStore:
             if p.status == "completed" and p.created_at <= now
         )
         earned = sum(row.earnings_usd() for row in rows)
+        credited = sum(c.amount_cents for c in self.credits if c.created_at <= now)
         return {
             "gross_cents": sum(row.price for row in rows),
             "refunded_cents": sum(row.price - row.net_usd() for row in rows),
             "fees_cents": sum(row.fee_kept() for row in rows),
             "earned_cents": earned,
             "paid_out_cents": paid_out,
-            "balance_cents": earned - paid_out,
+            "credits_cents": credited,
+            "balance_cents": earned + credited - paid_out,
             "payouts": sum(1 for p in self.payouts if p.status == "completed"),
         }
 
@@ -347,6 +392,7 @@ class SandboxStore:
             if row.paid and row.created_at <= now
         ]
         rows.reverse()
+        transactions, counted, credits = self._uncounted(now, now.date().isoformat())
         payout = Payout(
             key=max((p.key for p in self.payouts), default=0) + 1,
             id=external_id(self.builder.rng),
@@ -358,7 +404,10 @@ class SandboxStore:
             disputed_sale_ids=[row.id for row in rows if row.disputed],
             period_start=last_end,
             period_end=now + timedelta(microseconds=1),
+            transactions=transactions,
         )
+        self.counted = counted
+        self.counted_credits.update(c.key for c in credits)
         self.payouts.append(payout)
         return payout
 
