@@ -123,3 +123,206 @@ def _ids(data, key, payout_id, default=()):
     if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
         raise _malformed(key, "is not a list of sale ids", value, payout_id)
     return tuple(value)
+
+
+# -- transactions (GET /payouts/:id?include_transactions=true) ----------------------
+# Payment#as_json puts `Exports::Payouts::Api.new(self).perform` under `transactions`:
+# the rows of Exports::Payouts::Base#payout_data, each a list of the payout CSV's 11
+# columns (app/services/exports/payouts/csv.rb HEADERS). Amounts are dollars (JSON
+# numbers), empty cells "". Read in fork copies of Gumroad's app, see
+# readme/GUMROAD_MONEY.md section 7(c).
+TRANSACTION_COLUMNS = (
+    "Type",
+    "Date",
+    "Purchase ID",
+    "Item Name",
+    "Buyer Name",
+    "Buyer Email",
+    "Taxes ($)",
+    "Shipping ($)",
+    "Sale Price ($)",
+    "Gumroad Fees ($)",
+    "Net Total ($)",
+)
+SALE_KINDS = ("Sale", "Full Refund", "Partial Refund", "Chargeback")
+# Rows Gumroad adds on the balance itself: Odoo books them from the payout.
+BOOKED_ADJUSTMENTS = ("Credit", "Technical Adjustment", "Payout Fee")
+
+
+@dataclass(frozen=True)
+class PayoutTransaction:
+    kind: str
+    day: date | None
+    sale_id: str | None
+    item_name: str
+    buyer_name: str
+    buyer_email: str
+    tax: Decimal | None
+    shipping: Decimal | None
+    gross: Decimal | None
+    fee: Decimal | None
+    net: Decimal
+
+    def as_dict(self):
+        return {
+            "kind": self.kind,
+            "day": self.day.isoformat() if self.day else None,
+            "sale_id": self.sale_id,
+            "item_name": self.item_name,
+            "gross": None if self.gross is None else str(self.gross),
+            "fee": None if self.fee is None else str(self.fee),
+            "net": str(self.net),
+        }
+
+
+def parse_transactions(data, payout_id=None) -> tuple[PayoutTransaction, ...]:
+    """Read a payout's `transactions`; raises MalformedPayloadError naming the cell."""
+    value = data.get("transactions") if isinstance(data, Mapping) else None
+    if value is None:
+        raise _malformed("transactions", "is missing", None, payout_id)
+    if not isinstance(value, list):
+        raise _malformed("transactions", "is not a list", value, payout_id)
+    return tuple(_transaction(row, index, payout_id) for index, row in enumerate(value))
+
+
+def _transaction(row, index, payout_id):
+    where = f"transactions[{index}]"
+    if not isinstance(row, list) or len(row) != len(TRANSACTION_COLUMNS):
+        raise _malformed(
+            where, f"is not a row of {len(TRANSACTION_COLUMNS)} cells", row, payout_id
+        )
+
+    def key(column):
+        return f"{where}[{column}] ({TRANSACTION_COLUMNS[column]})"
+
+    def text(column):
+        cell = row[column]
+        if cell is None:
+            return ""
+        if not isinstance(cell, str):
+            raise _malformed(key(column), "is not a string", cell, payout_id)
+        return cell.strip()
+
+    def amount(column, required=False):
+        cell = row[column]
+        if cell in ("", None) and not required:
+            return None
+        if isinstance(cell, bool) or not isinstance(cell, (int, float, str)):
+            raise _malformed(key(column), "is not an amount", cell, payout_id)
+        try:
+            number = Decimal(str(cell).strip())
+        except InvalidOperation:
+            raise _malformed(key(column), "is not an amount", cell, payout_id) from None
+        if not number.is_finite():
+            raise _malformed(key(column), "is not an amount", cell, payout_id)
+        return number.quantize(Decimal("0.01")) + 0  # -0.0 reads as 0.00
+
+    kind = text(0)
+    if not kind:
+        raise _malformed(key(0), "is empty", row[0], payout_id)
+    day_text = text(1)
+    try:
+        day = date.fromisoformat(day_text) if day_text else None
+    except ValueError:
+        raise _malformed(
+            key(1), "is not a YYYY-MM-DD date", row[1], payout_id
+        ) from None
+    return PayoutTransaction(
+        kind=kind,
+        day=day,
+        sale_id=text(2) or None,
+        item_name=text(3),
+        buyer_name=text(4),
+        buyer_email=text(5),
+        tax=amount(6),
+        shipping=amount(7),
+        gross=amount(8),
+        fee=amount(9),
+        net=amount(10, required=True),
+    )
+
+
+@dataclass(frozen=True)
+class TransactionMatch:
+    """One transaction (or one sale's transactions) against the books.
+
+    state: "matched"; "not_booked" (a sale Odoo never booked); "amount" (the
+    amounts differ); "adjustment" (Gumroad's own credit, debit or fee);
+    "information" (rows Odoo books elsewhere, e.g. affiliate credits, or the
+    PayPal / Stripe Connect rows that net to zero in the payout).
+    book: what Odoo must book on the balance to follow Gumroad (0: nothing).
+    """
+
+    state: str
+    kind: str
+    sale_id: str | None
+    gumroad: Decimal
+    booked: Decimal | None
+    book: Decimal
+    label: str
+
+    @property
+    def difference(self) -> Decimal:
+        return self.gumroad - (self.booked or Decimal(0))
+
+
+def match_payout_transactions(transactions, booked) -> list[TransactionMatch]:
+    """Match a payout's transactions to what the books say.
+
+    `booked` maps a sale id to the net (USD) the books put on the Gumroad balance
+    for that sale over this payout: its sale less fee, less what refunds and
+    chargebacks took back. A sale's rows (Sale, Full/Partial Refund, Chargeback, and
+    a Credit naming it, e.g. a won dispute) are summed and compared with it. A
+    refund whose net is lower than booked is the processor fee Gumroad retained
+    (app/models/credit.rb, refund fee retention): it is to be booked. Rows without
+    a sale are Gumroad's own: a Credit, a Technical Adjustment, a Payout Fee are to
+    be booked with their label; the rest is information.
+    """
+    by_sale, order, result = {}, [], []
+    for transaction in transactions:
+        if transaction.sale_id and (
+            transaction.kind in SALE_KINDS or transaction.kind == "Credit"
+        ):
+            if transaction.sale_id not in by_sale:
+                by_sale[transaction.sale_id] = []
+                order.append(transaction.sale_id)
+            by_sale[transaction.sale_id].append(transaction)
+            continue
+        book = transaction.net if transaction.kind in BOOKED_ADJUSTMENTS else Decimal(0)
+        result.append(
+            TransactionMatch(
+                state="adjustment" if book else "information",
+                kind=transaction.kind,
+                sale_id=None,
+                gumroad=transaction.net,
+                booked=None,
+                book=book,
+                label=_adjustment_label(transaction),
+            )
+        )
+    for sale_id in order:
+        rows = by_sale[sale_id]
+        gumroad = sum((row.net for row in rows), Decimal(0))
+        kinds = ", ".join(row.kind for row in rows)
+        mine = booked.get(sale_id)
+        if mine is None:
+            state, book = "not_booked", Decimal(0)
+        else:
+            mine = Decimal(str(mine)).quantize(Decimal("0.01"))
+            book = Decimal(0)
+            if gumroad == mine:
+                state = "matched"
+            elif all(row.kind != "Sale" for row in rows) and gumroad < mine:
+                state, book = "adjustment", gumroad - mine  # retained processor fee
+            else:
+                state = "amount"
+        label = kinds if not book else f"Processor fee Gumroad retained: {kinds}"
+        result.append(
+            TransactionMatch(state, kinds, sale_id, gumroad, mine, book, label)
+        )
+    return result
+
+
+def _adjustment_label(transaction):
+    when = f" ({transaction.day.isoformat()})" if transaction.day else ""
+    return f"Gumroad {transaction.kind.lower()}{when}"

@@ -157,6 +157,18 @@ def rows_for(sales, credits, counted, day):
     rows.sort(key=lambda r: r[1])  # payout_data sorts by date
     if adjustment:
         rows.append(
-            (TECHNICAL_ADJUSTMENT, day, "", "", "", "", None, None, None, None, adjustment)
+            (
+                TECHNICAL_ADJUSTMENT,
+                day,
+                "",
+                "",
+                "",
+                "",
+                None,
+                None,
+                None,
+                None,
+                adjustment,
+            )
         )
     return rows, new_counted, counted_credits

@@ -4,13 +4,13 @@ from datetime import timezone
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from . import payout_rows
 from .currency import (
     format_money,
     format_number,
     format_usd_cents,
     usd_cents_to_listed,
 )
-from . import payout_rows
 from .pings import iso_time, sale_payload
 from .records import RECURRENCE_SUFFIX
 
@@ -453,7 +453,9 @@ def payout_json(payout, *, include_sales=False, include_transactions=False):
     return data
 
 
-def upcoming_payout_json(payout, seller, *, include_sales=False, include_transactions=False):
+def upcoming_payout_json(
+    payout, seller, *, include_sales=False, include_transactions=False
+):
     """payouts_controller.rb#index: Payment.new(amount_cents:, currency:
     user.currency_type, state: user.payouts_status).as_json.merge(id: nil), so an
     unsaved payment: no dates, no processor, the status "payable" or "paused"."""

@@ -15,9 +15,9 @@ from . import demo, payout_rows
 from .currency import get_currency
 from .ids import derived_id, external_id, row_key_for
 from .records import (
-    Credit,
     RECURRENCE_MONTHS,
     RESOURCE_NAMES,
+    Credit,
     Payout,
     ResourceSubscription,
     Subscription,
