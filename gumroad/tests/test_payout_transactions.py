@@ -141,7 +141,7 @@ def test_matching_finds_a_sale_never_booked_and_an_amount_that_differs():
     )
 
 
-# -- the sandbox ------------------------------------------------------------------------
+# -- the sandbox -------------------------------------------------------------------
 def get(sandbox, path, **params):
     return requests.get(
         sandbox.base_url + path,
