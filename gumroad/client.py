@@ -625,6 +625,13 @@ class GumroadClient:
         payload = self._request("GET", path, params=params)
         return _expect(payload, "payout", dict, "GET", path)
 
+    def get_upcoming_payouts(self, *, include_transactions: bool = False) -> list:
+        """GET /payouts/upcoming: unsaved payouts (id null, status payable/paused)."""
+        path = "/payouts/upcoming"
+        params = {"include_transactions": "true"} if include_transactions else None
+        payload = self._request("GET", path, params=params)
+        return _expect(payload, "payouts", list, "GET", path)
+
     def list_resource_subscriptions(self, resource_name: str) -> list[dict]:
         path = "/resource_subscriptions"
         payload = self._request("GET", path, params={"resource_name": resource_name})

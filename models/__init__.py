@@ -6,6 +6,7 @@ from . import gumroad_sale_license
 from . import gumroad_sale
 from . import gumroad_import
 from . import gumroad_payout
+from . import gumroad_payout_line
 from . import gumroad_subscription
 from . import gumroad_webhook_event
 from . import account_move

@@ -209,6 +209,19 @@ class GumroadAccount(models.Model):
         compute="_compute_dashboard",
         help="What Gumroad owes the seller, from the Gumroad balance journal.",
     )
+    # GET /payouts/upcoming, read at each payout sync.
+    upcoming_payout_amount = fields.Monetary(
+        string="Upcoming payout",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="What Gumroad says it will pay out next (GET /payouts/upcoming).",
+    )
+    upcoming_payout_date = fields.Date(readonly=True)
+    upcoming_payout_status = fields.Selection(
+        [("payable", "Payable"), ("paused", "Paused")],
+        readonly=True,
+        help="Paused: Gumroad holds the seller's payouts.",
+    )
 
     # Sync settings and state.
     sync_enabled = fields.Boolean(

@@ -8,7 +8,11 @@ from odoo.fields import Command
 from .. import const
 from ..gumroad import GumroadError, MalformedPayloadError, MissingScopeError
 from ..gumroad.balance import split_payout
-from ..gumroad.payouts import parse_payout
+from ..gumroad.payouts import (
+    match_payout_transactions,
+    parse_payout,
+    parse_transactions,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -75,6 +79,21 @@ class GumroadPayout(models.Model):
         readonly=True,
     )
     raw_json = fields.Json(string="Gumroad data", readonly=True)
+    line_ids = fields.One2many(
+        "gumroad.payout.line", "payout_id", string="Transactions", readonly=True
+    )
+    unmatched_count = fields.Integer(
+        string="Differences", compute="_compute_unmatched_count"
+    )
+    transactions_note = fields.Char(readonly=True)
+    adjustment_move_id = fields.Many2one(
+        "account.move",
+        string="Gumroad adjustments",
+        readonly=True,
+        copy=False,
+        help="Gumroad's own credits, fees and retained refund fees from the "
+        "payout's transactions, booked on the Gumroad balance.",
+    )
 
     # === CONSTRAINTS === #
 
@@ -89,6 +108,15 @@ class GumroadPayout(models.Model):
         for payout in self:
             payout.name = self.env._(
                 "Gumroad payout %(date)s", date=payout.payout_date or ""
+            )
+
+    @api.depends("line_ids.state")
+    def _compute_unmatched_count(self):
+        for payout in self:
+            payout.unmatched_count = len(
+                payout.line_ids.filtered(
+                    lambda line: line.state not in ("matched", "information")
+                )
             )
 
     def _compute_sale_count(self):
@@ -153,6 +181,7 @@ class GumroadPayout(models.Model):
             )
         )
         created = self.browse()
+        self._sync_upcoming(account, client)
         # Gumroad lists the newest first: book the oldest first, so that the journal's
         # sequence follows the payout dates.
         for data in reversed(list(client.iter_payouts())):
@@ -167,10 +196,13 @@ class GumroadPayout(models.Model):
                 ) from err
             if listed.id in known or not listed.is_paid:
                 continue
-            detail = parse_payout(client.get_payout(listed.id))
+            raw = client.get_payout(listed.id, include_transactions=True)
+            detail = parse_payout(raw)
             payout = self.create(self._vals_from(account, detail))
             payout._link_sales()
             payout._book()
+            payout._match_transactions(raw)
+            payout._book_adjustments()
             created |= payout
             known.add(listed.id)
         return created
@@ -212,6 +244,158 @@ class GumroadPayout(models.Model):
                 [("account_id", "=", payout.account_id.id), ("gumroad_id", "in", ids)]
             )
             sales.filtered(lambda s: not s.payout_id).payout_id = payout
+
+    @api.model
+    def _sync_upcoming(self, account, client):
+        """The upcoming payout, for the dashboard (payouts_controller.rb#upcoming:
+        unsaved payments, amount and status payable/paused, no id)."""
+        upcoming = client.get_upcoming_payouts()
+        first = upcoming[0] if upcoming and isinstance(upcoming[0], dict) else {}
+        try:
+            amount = float(str(first.get("amount") or "0").replace(",", ""))
+        except ValueError as err:
+            raise UserError(
+                self.env._(
+                    "Gumroad sent an upcoming payout whose 'amount' is not a number: "
+                    "%(amount)s",
+                    amount=first.get("amount"),
+                )
+            ) from err
+        status = first.get("status")
+        created = first.get("created_at")
+        account.write(
+            {
+                "upcoming_payout_amount": amount,
+                "upcoming_payout_status": status
+                if status in ("payable", "paused")
+                else False,
+                "upcoming_payout_date": str(created)[:10] if created else False,
+            }
+        )
+
+    # === BUSINESS METHODS: transactions === #
+
+    def _match_transactions(self, raw):
+        """Store the payout's transactions, each against what the books say."""
+        self.ensure_one()
+        try:
+            transactions = parse_transactions(raw, self.gumroad_id)
+        except MalformedPayloadError as err:
+            if err.field == "transactions" and "transactions" not in raw:
+                self.transactions_note = self.env._(
+                    "Gumroad sent no transactions for this payout."
+                )
+                return
+            raise UserError(
+                self.env._(
+                    "Gumroad sent payout transactions that cannot be read: %(reason)s",
+                    reason=err,
+                )
+            ) from err
+        sale_ids = {t.sale_id for t in transactions if t.sale_id}
+        sales = self.env["gumroad.sale"].search(
+            [
+                ("account_id", "=", self.account_id.id),
+                ("gumroad_id", "in", list(sale_ids)),
+            ]
+        )
+        earlier = self.env["gumroad.payout.line"].search(
+            [
+                ("payout_id.account_id", "=", self.account_id.id),
+                ("payout_id", "!=", self.id),
+                ("gumroad_sale_id", "in", list(sale_ids)),
+            ]
+        )
+        counted = {}
+        for line in earlier:
+            counted[line.gumroad_sale_id] = (
+                counted.get(line.gumroad_sale_id, 0) + line.gumroad_amount
+            )
+        # What this payout should cover of each sale: its net on the balance as
+        # booked, less what earlier payouts already paid of it.
+        booked = {
+            sale.gumroad_id: round(
+                sale.money_earnings - counted.get(sale.gumroad_id, 0), 2
+            )
+            for sale in sales
+        }
+        by_id = {sale.gumroad_id: sale for sale in sales}
+        self.line_ids = [Command.clear()] + [
+            Command.create(
+                {
+                    "sequence": index,
+                    "kind": match.kind,
+                    "label": match.label,
+                    "gumroad_sale_id": match.sale_id,
+                    "sale_id": by_id[match.sale_id].id
+                    if match.sale_id in by_id
+                    else False,
+                    "gumroad_amount": float(match.gumroad),
+                    "booked_amount": float(match.booked or 0),
+                    "difference": float(match.difference)
+                    if match.booked is not None
+                    else 0,
+                    "to_book": float(match.book),
+                    "state": match.state,
+                }
+            )
+            for index, match in enumerate(
+                match_payout_transactions(transactions, booked)
+            )
+        ]
+        self.transactions_note = False
+
+    def _book_adjustments(self):
+        """One entry on the Gumroad balance for Gumroad's own adjustments (credits,
+        payout fees, retained refund fees), each line with Gumroad's label."""
+        for payout in self.filtered(lambda p: not p.adjustment_move_id):
+            lines = payout.line_ids.filtered("to_book")
+            if not lines:
+                continue
+            account = payout.account_id
+            company = account.company_id
+            journal = account._balance_journal()
+            day = account._first_open_day(payout.payout_date, journal)
+            usd = payout.usd_currency_id
+            label = self.env._(
+                "Gumroad adjustments, payout %(id)s", id=payout.gumroad_id
+            )
+            commands = []
+            for line in lines:
+                amount = line.to_book
+                balance = usd._convert(amount, company.currency_id, company, day)
+                name = f"{line.label} ({payout.gumroad_id})"
+                commands += [
+                    Command.create(
+                        {
+                            "name": name,
+                            "account_id": journal.default_account_id.id,
+                            "currency_id": usd.id,
+                            "amount_currency": amount,
+                            "balance": balance,
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "name": name,
+                            "account_id": account._fee_account().id,
+                            "currency_id": usd.id,
+                            "amount_currency": -amount,
+                            "balance": -balance,
+                        }
+                    ),
+                ]
+            move = self.env["account.move"].create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal.id,
+                    "date": day,
+                    "ref": label,
+                    "line_ids": commands,
+                }
+            )
+            move.action_post()
+            payout.adjustment_move_id = move
 
     # === BUSINESS METHODS: booking === #
 

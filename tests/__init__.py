@@ -8,3 +8,4 @@ from . import test_security
 from . import test_tours
 from . import test_license
 from . import test_balance
+from . import test_payout_transactions

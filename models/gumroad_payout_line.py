@@ -1,0 +1,44 @@
+from odoo import fields, models
+
+
+class GumroadPayoutLine(models.Model):
+    """One transaction of a Gumroad payout (or one sale's transactions in it),
+    against what the books say (gumroad.payouts.match_payout_transactions)."""
+
+    _name = "gumroad.payout.line"
+    _description = "Gumroad payout transaction"
+    _order = "payout_id, sequence, id"
+
+    payout_id = fields.Many2one(
+        "gumroad.payout", required=True, ondelete="cascade", index=True
+    )
+    sequence = fields.Integer()
+    usd_currency_id = fields.Many2one(related="payout_id.usd_currency_id")
+    kind = fields.Char(string="Type", readonly=True)
+    label = fields.Char(readonly=True)
+    gumroad_sale_id = fields.Char(string="Gumroad sale id", readonly=True)
+    sale_id = fields.Many2one("gumroad.sale", string="Sale", readonly=True)
+    gumroad_amount = fields.Monetary(
+        string="Gumroad", currency_field="usd_currency_id", readonly=True
+    )
+    booked_amount = fields.Monetary(
+        string="Booked", currency_field="usd_currency_id", readonly=True
+    )
+    difference = fields.Monetary(currency_field="usd_currency_id", readonly=True)
+    to_book = fields.Monetary(
+        string="Booked from the payout",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="What the connector booked on the Gumroad balance from this line: "
+        "Gumroad's credits, fees and the processor fees it retained on refunds.",
+    )
+    state = fields.Selection(
+        [
+            ("matched", "Matched"),
+            ("not_booked", "Sale never booked"),
+            ("amount", "Amount differs"),
+            ("adjustment", "Gumroad adjustment"),
+            ("information", "Information"),
+        ],
+        readonly=True,
+    )

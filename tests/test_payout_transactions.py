@@ -1,0 +1,61 @@
+from odoo.tests import tagged
+
+from .test_balance import GumroadBalanceCommon
+
+
+@tagged("post_install", "-at_install")
+class TestPayoutTransactions(GumroadBalanceCommon):
+    """Each payout's transactions (GET /payouts/:id?include_transactions=true, rows
+    of Exports::Payouts::Base#payout_data, app/services/exports/payouts/base.rb)
+    against the books."""
+
+    accounting_mode = "entries"
+
+    def test_full_payout_matches_every_transaction(self):
+        payout = self.check_refund_dispute_and_full_payout()
+        self.assertTrue(payout.line_ids)
+        self.assertEqual(set(payout.line_ids.mapped("state")), {"matched"})
+        self.assertEqual(payout.unmatched_count, 0)
+        self.assertAlmostEqual(
+            sum(payout.line_ids.mapped("gumroad_amount")), payout.amount
+        )
+        self.assertFalse(payout.adjustment_move_id)
+        # Every payout synced so far is fully matched too.
+        lines = self.account.payout_ids.line_ids
+        self.assertEqual(set(lines.mapped("state")), {"matched"})
+
+    def test_gumroad_credit_is_a_difference_booked_with_its_label(self):
+        """A Credit row without a sale (a Credit Gumroad made on the balance, base.rb
+        `Credit.where(balance: bal)`) is Gumroad's own: booked from the payout."""
+        self.sync()
+        self.sandbox.add_credit(1234, "goodwill")
+        self.sandbox.add_sale(product_id=self.plain_usd_product()["id"])
+        self.sync()
+        # Before the payout, only Gumroad knows of the credit.
+        self.assertEqual(self.balance_cents() + 1234, self.sandbox_balance())
+        self.sandbox.pay_out()
+        [payout] = self.sync()
+        [credit] = payout.line_ids.filtered(lambda line: line.kind == "Credit")
+        self.assertEqual(credit.state, "adjustment")
+        self.assertAlmostEqual(credit.to_book, 12.34)
+        self.assertEqual(payout.unmatched_count, 1)
+        entry = payout.adjustment_move_id
+        self.assertEqual(entry.journal_id, self.account.balance_journal_id)
+        self.assertIn(credit.label, entry.line_ids.mapped("name")[0])
+        self.assertTrue(credit.label.startswith("Gumroad credit"))
+        self.assertEqual(self.balance_cents(), self.sandbox_balance())
+        self.assertEqual(self.sandbox_balance(), 0)
+        # A second sync books nothing again.
+        moves = self.env["account.move"].search_count([])
+        self.assertFalse(self.env["gumroad.payout"]._sync_payouts(self.account))
+        self.assertEqual(self.env["account.move"].search_count([]), moves)
+
+    def test_dashboard_shows_the_upcoming_payout(self):
+        self.sandbox.add_sale(product_id=self.plain_usd_product()["id"])
+        self.sync()
+        upcoming = self.sandbox.store.upcoming_payout()
+        self.assertEqual(
+            round(self.account.upcoming_payout_amount * 100), upcoming.amount_cents
+        )
+        self.assertGreater(upcoming.amount_cents, 0)
+        self.assertEqual(self.account.upcoming_payout_status, "payable")
