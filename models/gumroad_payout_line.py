@@ -17,7 +17,7 @@ class GumroadPayoutLine(models.Model):
     kind = fields.Char(string="Type", readonly=True)
     label = fields.Char(readonly=True)
     gumroad_sale_id = fields.Char(string="Gumroad sale id", readonly=True)
-    sale_id = fields.Many2one("gumroad.sale", string="Sale", readonly=True)
+    sale_id = fields.Many2one("gumroad.sale", readonly=True)
     gumroad_amount = fields.Monetary(
         string="Gumroad", currency_field="usd_currency_id", readonly=True
     )
