@@ -59,6 +59,50 @@ class Sale:
     # product is released, and the charge at release is a new sale of its own.
     is_preorder_authorization: bool
     raw: dict = field(hash=False, repr=False)
+    # Parts of `price` (USD), and the tax (see `tax_collector`). Defaults keep
+    # hand-built Sales of older tests valid.
+    shipping_usd: Decimal = Decimal("0.00")
+    tip_usd: Decimal = Decimal("0.00")
+    tax_label: str | None = None
+    tax_included_in_price: bool | None = None
+    buyer_presentment: "BuyerPresentment | None" = None
+
+    @property
+    def tax_collector(self) -> str:
+        """Who collected `tax_cents`: "none", "seller", "gumroad" or "unknown".
+
+        The JSON's `tax_cents` is `gumroad_responsible_for_tax? ? gumroad_tax_cents :
+        tax_cents` (purchase.rb:3717-3719): only `buyer_presentment`'s
+        `seller_tax_cents` / `gumroad_tax_cents` (purchase.rb:3729-3745) tell the two
+        apart. Without it (an ordinary USD sale) the collector is "unknown", which the
+        books treat as Gumroad's: today's code collects US and Canadian tax (TaxJar,
+        `gumroad_is_mpf`) and EU/UK VAT as Gumroad, and booking a tax the seller never
+        received as the seller's liability would overstate both revenue and tax.
+        """
+        if not self.tax_usd:
+            return "none"
+        presentment = self.buyer_presentment
+        if presentment is None:
+            return "unknown"
+        if presentment.gumroad_tax_cents:
+            return "gumroad"
+        if presentment.seller_tax_cents:
+            return "seller"
+        return "unknown"
+
+    @property
+    def seller_tax_usd(self) -> Decimal:
+        """Tax the seller collected, inside `price` (purchase.rb:3856: `price_cents +=
+        tax_cents if was_tax_excluded_from_price`); 0 unless proven."""
+        return self.tax_usd if self.tax_collector == "seller" else Decimal("0.00")
+
+    @property
+    def gumroad_tax_usd(self) -> Decimal:
+        """Tax Gumroad collected (or, "unknown", presumably did), outside `price`:
+        "NOT remitted to the seller" (purchase.rb:537-548)."""
+        if self.tax_collector in ("gumroad", "unknown"):
+            return self.tax_usd
+        return Decimal("0.00")
 
     @property
     def refund_state(self) -> str:
@@ -100,6 +144,22 @@ class Sale:
             return Decimal(0)
         share = min(self.listed_refunded / self.listed_total, Decimal(1))
         return (self.price_usd * share).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class BuyerPresentment:
+    """`buyer_presentment`: what the buyer saw, in the buyer currency's minor units
+    (purchase.rb:3729-3745). Not seller revenue; only its tax split is used."""
+
+    currency: str | None
+    price_cents: int
+    total_cents: int
+    tip_cents: int
+    shipping_cents: int
+    seller_tax_cents: int
+    gumroad_tax_cents: int
+    refunded_cents: int
+    fx_rate: Decimal | None
 
 
 def parse_sale(data: dict) -> Sale:
@@ -155,6 +215,11 @@ def parse_sale(data: dict) -> Sale:
         paid=price_cents != 0 and not reader.flag("is_preorder_authorization"),
         is_preorder_authorization=reader.flag("is_preorder_authorization"),
         raw=data,
+        shipping_usd=cents_to_decimal(reader.cents("shipping_cents")),
+        tip_usd=cents_to_decimal(reader.cents("tip_cents")),
+        tax_label=reader.optional_str("tax_label"),
+        tax_included_in_price=reader.optional_flag("tax_included_in_price"),
+        buyer_presentment=reader.presentment("buyer_presentment"),
     )
 
 
@@ -200,6 +265,42 @@ class _SaleReader:
         if not isinstance(value, bool):
             raise self.malformed(key, "is not a boolean", value)
         return value
+
+    def optional_flag(self, key):
+        if self.data.get(key) is None:
+            return None
+        return self.flag(key)
+
+    def presentment(self, key):
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise self.malformed(key, "is not an object", value)
+        inner = _SaleReader(value)
+        inner.sale_id = self.sale_id
+        currency = inner.optional_str("currency")
+        rate = value.get("fx_rate")
+        try:
+            fx_rate = Decimal(str(rate)) if rate not in (None, "") else None
+        except ArithmeticError:
+            raise self.malformed(f"{key}.fx_rate", "is not a number", rate) from None
+        return BuyerPresentment(
+            currency=currency.lower() if currency else None,
+            **{
+                name: inner.cents(name)
+                for name in (
+                    "price_cents",
+                    "total_cents",
+                    "tip_cents",
+                    "shipping_cents",
+                    "seller_tax_cents",
+                    "gumroad_tax_cents",
+                    "refunded_cents",
+                )
+            },
+            fx_rate=fx_rate,
+        )
 
     def _integer(self, key, value):
         if isinstance(value, bool) or not isinstance(value, int):
