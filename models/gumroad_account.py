@@ -132,6 +132,28 @@ class GumroadAccount(models.Model):
         help="Income account of the invoice lines. Default: the product's income "
         "account.",
     )
+    shipping_account_id = fields.Many2one(
+        "account.account",
+        string="Shipping income account",
+        check_company=True,
+        help="Account of the shipping line of invoices (Gumroad's price includes "
+        "shipping). Default: the product line's income account.",
+    )
+    tip_account_id = fields.Many2one(
+        "account.account",
+        string="Tips income account",
+        check_company=True,
+        help="Account of the tip line of invoices (Gumroad's price includes the "
+        "buyer's tip). Default: the product line's income account.",
+    )
+    seller_tax_account_id = fields.Many2one(
+        "account.account",
+        string="Seller-collected tax account",
+        check_company=True,
+        help="Tax payable account of the taxes the seller collected through Gumroad "
+        "(inside the price). Created on first use. Tax Gumroad collected is never "
+        "booked.",
+    )
     currency_mode = fields.Selection(
         [
             ("usd", "USD, as Gumroad settles"),

@@ -86,6 +86,79 @@ class GumroadAccountLedger(models.AbstractModel):
         self.sudo().fee_account_id = account
         return account
 
+    def _seller_tax_account(self):
+        """The tax payable account of seller-collected tax, created on first use."""
+        self.ensure_one()
+        if self.seller_tax_account_id:
+            return self.seller_tax_account_id
+        company = self.company_id
+        account = (
+            self.env["account.account"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Sales tax collected through Gumroad"),
+                    "code": self._free_code(
+                        "account.account",
+                        "code",
+                        "GRTAX",
+                        [("company_ids", "in", company.id)],
+                    ),
+                    "account_type": "liability_current",
+                    "company_ids": [Command.link(company.id)],
+                }
+            )
+        )
+        self.sudo().seller_tax_account_id = account
+        return account
+
+    def _seller_tax(self, label, rate):
+        """The sales tax of seller-collected tax named `label` at `rate` percent
+        (rounded to 0.01), on the seller tax account; created on first use.
+
+        The rate only names the tax: each invoice's tax line carries Gumroad's exact
+        amount (`_set_seller_tax_amounts`).
+        """
+        self.ensure_one()
+        company = self.company_id
+        name = self.env._(
+            "%(label)s %(rate)s%% (seller-collected, Gumroad)",
+            label=label or self.env._("Sales tax"),
+            rate=f"{rate:g}",
+        )
+        Tax = self.env["account.tax"].sudo().with_context(active_test=False)
+        tax = Tax.search(
+            [
+                ("company_id", "=", company.id),
+                ("type_tax_use", "=", "sale"),
+                ("name", "=", name),
+            ],
+            limit=1,
+        )
+        if tax:
+            return tax
+        account = self._seller_tax_account()
+
+        def repartition():
+            return [
+                Command.create({"repartition_type": "base"}),
+                Command.create({"repartition_type": "tax", "account_id": account.id}),
+            ]
+
+        return Tax.create(
+            {
+                "name": name,
+                "type_tax_use": "sale",
+                "amount_type": "percent",
+                "amount": float(rate),
+                "price_include_override": "tax_excluded",
+                "company_id": company.id,
+                "invoice_label": label or False,
+                "invoice_repartition_line_ids": repartition(),
+                "refund_repartition_line_ids": repartition(),
+            }
+        )
+
     def _gumroad_partner(self):
         """Gumroad, Inc., the customer of self-billing invoices."""
         self.ensure_one()

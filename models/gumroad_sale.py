@@ -64,6 +64,38 @@ class GumroadSale(models.Model):
     refunded_usd = fields.Monetary(
         string="Refunded (USD)", currency_field="usd_currency_id", readonly=True
     )
+    # Parts of the price and who collected the tax (gumroad/lines.py, sales.py).
+    shipping_usd = fields.Monetary(
+        string="Shipping (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    tip_usd = fields.Monetary(
+        string="Tip (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    tax_label = fields.Char(readonly=True, help="Gumroad's name of the tax.")
+    tax_collector = fields.Selection(
+        [
+            ("none", "No tax"),
+            ("seller", "The seller (inside the price, booked as tax)"),
+            ("gumroad", "Gumroad (outside the price, not booked)"),
+            ("unknown", "Not stated (treated as Gumroad's, not booked)"),
+        ],
+        string="Tax collected by",
+        readonly=True,
+        help="Gumroad's sale says who collected the tax only for sales charged in "
+        "the buyer's currency (buyer_presentment). Tax Gumroad collected is "
+        "Gumroad's liability and is not the seller's revenue.",
+    )
+    seller_tax_usd = fields.Monetary(
+        string="Seller-collected tax (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+    )
+    gumroad_tax_usd = fields.Monetary(
+        string="Gumroad-collected tax (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="Paid by the buyer on top of the price, kept by Gumroad: booked nothing.",
+    )
     listed_currency = fields.Char(readonly=True)
     listed_total = fields.Float(string="Listed amount", readonly=True, digits=(16, 2))
     listed_refunded = fields.Float(

@@ -1,6 +1,7 @@
 import logging
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import psycopg2
 from psycopg2 import errors as pg_errors
@@ -19,6 +20,7 @@ from ..gumroad import (
 )
 from ..gumroad.balance import SaleMoney, plan_money, sale_money
 from ..gumroad.importing import clamp_range, payload_fingerprint, window_days
+from ..gumroad.lines import invoice_lines
 
 _logger = logging.getLogger(__name__)
 
@@ -374,8 +376,6 @@ class GumroadSaleBooking(models.AbstractModel):
 
     @staticmethod
     def _dec(value):
-        from decimal import Decimal
-
         return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
     # --- booking helpers ---
@@ -456,6 +456,12 @@ class GumroadSaleBooking(models.AbstractModel):
             "price_usd": float(sale.price_usd),
             "gumroad_fee_usd": float(sale.gumroad_fee_usd),
             "tax_usd": float(sale.tax_usd),
+            "shipping_usd": float(sale.shipping_usd),
+            "tip_usd": float(sale.tip_usd),
+            "tax_label": sale.tax_label,
+            "tax_collector": sale.tax_collector,
+            "seller_tax_usd": float(sale.seller_tax_usd),
+            "gumroad_tax_usd": float(sale.gumroad_tax_usd),
             "refunded_usd": float(sale.usd_refunded),
             "listed_currency": (
                 sale.listed_currency or (template and template.gumroad_currency) or ""
@@ -525,6 +531,7 @@ class GumroadSaleBooking(models.AbstractModel):
         entries that pay them (or book the revenue, in the other modes).
         """
         invoice_vals, refund_plans, money_plans, row_vals = [], [], [], {}
+        context = {**context, "sales": {item[0]: item[1] for item in items}}
         for row, sale, payload, target in items:
             vals = row._facts_vals(sale, payload, context)
             currency = context["currencies"].get(target.currency.upper())
@@ -583,6 +590,14 @@ class GumroadSaleBooking(models.AbstractModel):
         new_moves = {}
         if invoice_vals:
             moves = self.env["account.move"].create([v for _r, _a, v in invoice_vals])
+            self._set_seller_tax_amounts(
+                [
+                    (move, context["sales"][row], adjustment.amount)
+                    for (row, adjustment, _v), move in zip(
+                        invoice_vals, moves, strict=True
+                    )
+                ]
+            )
             moves.action_post()
             for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
                 new_moves[row] = new_moves.get(row, move.browse()) | move
@@ -602,6 +617,14 @@ class GumroadSaleBooking(models.AbstractModel):
                 invoice_id = row_vals[row].get("invoice_id") or row.invoice_id.id
                 vals_list.append({**move_vals, "reversed_entry_id": invoice_id})
             credit_notes = self.env["account.move"].create(vals_list)
+            self._set_seller_tax_amounts(
+                [
+                    (move, context["sales"][row], adjustment.amount)
+                    for (row, adjustment, _v), move in zip(
+                        refund_plans, credit_notes, strict=True
+                    )
+                ]
+            )
             credit_notes.action_post()
             for (row, adjustment, _v), credit_note in zip(
                 refund_plans, credit_notes, strict=True
@@ -709,9 +732,12 @@ class GumroadSaleBooking(models.AbstractModel):
             revenue_account = partner.commercial_partner_id.with_company(
                 company
             ).property_account_receivable_id
+            add(label, revenue_account, -revenue, currency, partner)
         else:
-            revenue_account = context["income_account"](sale)
-        add(label, revenue_account, -revenue, currency, partner)
+            for name, revenue_account, amount in self._revenue_parts(
+                account, sale, revenue, label, context
+            ):
+                add(name, revenue_account, -amount, currency, partner)
         if not lines:
             return None
         difference = -sum(line["balance"] for line in lines)
@@ -763,9 +789,10 @@ class GumroadSaleBooking(models.AbstractModel):
     @api.model
     def _move_vals(self, account, row, sale, adjustment, partner, currency, context):
         prefix = f"{const.MOVE_REF_PREFIX}{sale.id}"
-        template = context["products"].get(sale.product_id)
         label = self._line_label(sale)
-        amount = float(adjustment.amount)
+        # The product line's share of the move (gumroad/lines.py); the other parts
+        # get their own lines in `_invoice_line_vals`.
+        amount = float(self._split_lines(sale, adjustment.amount)["product"])
         if adjustment.kind == "invoice":
             ref = prefix
             move_type = "out_invoice"
@@ -800,16 +827,9 @@ class GumroadSaleBooking(models.AbstractModel):
             invoice_date = max(context["today"], sale.sale_date)
             quantity, price_unit = 1, amount
             label = self.env._("Dispute won: %(label)s", label=label)
-        line = {
-            "name": label,
-            "quantity": quantity,
-            "price_unit": price_unit,
-            "tax_ids": [Command.clear()],
-        }
-        if template:
-            line["product_id"] = template.product_variant_id.id
-        if account.income_account_id:
-            line["account_id"] = account.income_account_id.id
+        line_vals = self._invoice_line_vals(
+            account, sale, adjustment, label, quantity, price_unit, context
+        )
         vals = {
             "move_type": move_type,
             "partner_id": partner.id,
@@ -820,11 +840,135 @@ class GumroadSaleBooking(models.AbstractModel):
             "invoice_origin": self.env._("Gumroad order %(order)s", order=sale.order_id)
             if sale.order_id
             else "Gumroad",
-            "invoice_line_ids": [Command.create(line)],
+            "invoice_line_ids": [Command.create(line) for line in line_vals],
         }
         if context["journal"]:
             vals["journal_id"] = context["journal"].id
         return vals
+
+    @api.model
+    def _split_lines(self, sale, amount):
+        """{kind: Decimal} of a move of `amount`: product, shipping, tip, seller_tax."""
+        return {line.kind: line.amount for line in invoice_lines(sale, amount)}
+
+    @api.model
+    def _invoice_line_vals(
+        self, account, sale, adjustment, label, quantity, price_unit, context
+    ):
+        """The invoice lines of one move: the product (the base of any seller tax),
+        then shipping and tip, each on its account; they add up to the move's amount
+        once `_set_seller_tax_amounts` has set the tax line to Gumroad's amount.
+        """
+        parts = self._split_lines(sale, adjustment.amount)
+        template = context["products"].get(sale.product_id)
+        product = {
+            "name": label,
+            "quantity": quantity,
+            "price_unit": price_unit,
+            "tax_ids": [Command.clear()],
+        }
+        if template:
+            product["product_id"] = template.product_variant_id.id
+        if account.income_account_id:
+            product["account_id"] = account.income_account_id.id
+        tax = parts.get("seller_tax")
+        if tax and parts["product"]:
+            rate = (tax * 100 / parts["product"]).quantize(Decimal("0.01"))
+            product["tax_ids"] = [
+                Command.set(account._seller_tax(sale.tax_label, rate).ids)
+            ]
+        lines = [product]
+        if tax and not parts["product"]:
+            # No base to carry a tax: the tax goes to the tax account as it is.
+            lines.append(
+                self._extra_line(
+                    self.env._("%(tax)s (seller-collected)", tax=sale.tax_label or ""),
+                    account._seller_tax_account(),
+                    tax,
+                )
+            )
+        if parts.get("shipping"):
+            lines.append(
+                self._extra_line(
+                    self.env._("Shipping"),
+                    account.shipping_account_id or context["income_account"](sale),
+                    parts["shipping"],
+                )
+            )
+        if parts.get("tip"):
+            lines.append(
+                self._extra_line(
+                    self.env._("Tip"),
+                    account.tip_account_id or context["income_account"](sale),
+                    parts["tip"],
+                )
+            )
+        return lines
+
+    @api.model
+    def _revenue_parts(self, account, sale, revenue, label, context):
+        """(name, account, signed amount) of the revenue of an entry booked without
+        invoice: split like an invoice (product, shipping, tip income; seller tax on
+        the seller tax account), adding up to `revenue` exactly."""
+        sign = -1 if revenue < 0 else 1
+        parts = self._split_lines(sale, abs(revenue))
+        accounts = {
+            "product": context["income_account"](sale),
+            "shipping": account.shipping_account_id or context["income_account"](sale),
+            "tip": account.tip_account_id or context["income_account"](sale),
+        }
+        names = {
+            "product": label,
+            "shipping": self.env._("Shipping: %(label)s", label=label),
+            "tip": self.env._("Tip: %(label)s", label=label),
+        }
+        result = []
+        for kind, amount in parts.items():
+            if kind == "seller_tax":
+                result.append(
+                    (
+                        self.env._(
+                            "%(tax)s (seller-collected): %(label)s",
+                            tax=sale.tax_label or self.env._("Sales tax"),
+                            label=label,
+                        ),
+                        account._seller_tax_account(),
+                        sign * amount,
+                    )
+                )
+            else:
+                result.append((names[kind], accounts[kind], sign * amount))
+        return result
+
+    @api.model
+    def _extra_line(self, name, account_record, amount):
+        return {
+            "name": name,
+            "quantity": 1,
+            "price_unit": float(amount),
+            "account_id": account_record.id,
+            "tax_ids": [Command.clear()],
+        }
+
+    @api.model
+    def _set_seller_tax_amounts(self, moves_and_sales):
+        """Set each draft move's tax to Gumroad's exact seller tax (the tax's rate
+        only approximates it), as the invoice form's tax amount edit does, so the
+        move's total is exactly its Gumroad amount.
+        """
+        for move, sale, amount in moves_and_sales:
+            tax = self._split_lines(sale, amount).get("seller_tax")
+            if not tax or not move.line_ids.filtered("tax_line_id"):
+                continue
+            totals = move.tax_totals
+            groups = [g for s in totals["subtotals"] for g in s["tax_groups"]]
+            if len(groups) != 1:
+                continue
+            if move.currency_id.compare_amounts(
+                groups[0]["tax_amount_currency"], float(tax)
+            ):
+                groups[0]["tax_amount_currency"] = float(tax)
+                move.tax_totals = totals
 
     # === BUSINESS METHODS: single sales (webhooks) === #
 
