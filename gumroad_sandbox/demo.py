@@ -591,7 +591,30 @@ def generate(*, seed, sales, products, start_date, end_date, now):
     apply_history(rng, state, now)
     state.payouts = build_payouts(rng, state, start_date, now)
     decorate_sales(seed, state.rows)
+    decorate_seller_taxes(seed, state.rows)
     return state
+
+
+SELLER_TAXES = (("GST", 0.05), ("HST", 0.13))
+
+
+def decorate_seller_taxes(seed, rows):
+    """Tax the seller collected, on some sales charged in the buyer's currency: the
+    only sales whose JSON can say so (`buyer_presentment.seller_tax_cents`,
+    purchase.rb:3729-3745). It is inside `price` (purchase.rb:3856), so it is carved
+    out of the price, which stays what it was: no money moves differently.
+
+    Each row draws from its own stream, so no other demo value shifts.
+    """
+    for row in rows:
+        if not row.presentment or row.tax_label or not row.paid:
+            continue
+        rng = random.Random(f"{seed}:seller-tax:{row.key}")
+        if rng.random() < 0.3:
+            label, rate = rng.choice(SELLER_TAXES)
+            row.tax_cents = round_half_up(row.price * rate / (1 + rate))
+            row.tax_label = label
+            row.seller_tax = True
 
 
 PPP_COUNTRIES = {"BR": 35, "IN": 50}  # iso2 -> purchasing power parity discount %

@@ -199,6 +199,8 @@ class Sale:
     custom_fields: dict = field(default_factory=dict)
     tax_cents: int = 0
     tax_label: str | None = None
+    # The seller collected tax_cents (inside price), not Gumroad (outside it).
+    seller_tax: bool = False
     refunded_listed: int = 0  # listed minor units refunded so far
     refund_count: int = 0
     disputed: bool = False

@@ -202,13 +202,14 @@ def _buyer_presentment(row):
     if not row.presentment:
         return None
     currency = row.currency
-    gumroad_tax = usd_cents_to_listed(row.tax_cents, currency) if row.tax_label else 0
+    tax = usd_cents_to_listed(row.tax_cents, currency) if row.tax_label else 0
+    seller_tax, gumroad_tax = (tax, 0) if row.seller_tax else (0, tax)
     tip = usd_cents_to_listed(row.tip_cents, currency) if row.tip_cents else 0
     return {
         "currency": currency.code,
         "price_cents": row.listed_total,
         "tip_cents": tip,
-        "seller_tax_cents": 0,
+        "seller_tax_cents": seller_tax,
         "gumroad_tax_cents": gumroad_tax,
         "shipping_cents": 0,
         "total_cents": row.listed_total + gumroad_tax,

@@ -170,3 +170,24 @@ def test_lines_always_add_up_exactly(product, shipping, tip, tax, amount):
     lines = split_amount(parts, D(amount) / 100)
     assert sum(line.amount for line in lines) == D(amount) / 100
     assert all(line.amount >= 0 for line in lines)
+
+
+def test_sandbox_makes_seller_and_gumroad_taxed_sales_the_parser_tells_apart():
+    """The sandbox carves seller tax out of some buyer-currency sales (inside price,
+    `buyer_presentment.seller_tax_cents`) and keeps Gumroad's VAT outside price."""
+    from gumroad_sandbox import SandboxServer
+
+    server = SandboxServer(sales=300, seed=7)
+    try:
+        server.start()
+        sales = [parse_sale(server.sale(s["id"])) for s in server.sales]
+    finally:
+        server.stop()
+    kinds = {sale.tax_collector for sale in sales}
+    assert {"seller", "gumroad", "none"} <= kinds
+    for sale in sales:
+        lines = invoice_lines(sale, sale.price_usd)
+        assert sum(line.amount for line in lines) == sale.price_usd
+        if sale.tax_collector == "seller":
+            assert sale.tax_label in ("GST", "HST")
+            assert {line.kind for line in lines} >= {"product", "seller_tax"}
