@@ -124,7 +124,7 @@ class GumroadAccountLedger(models.AbstractModel):
         name = self.env._(
             "%(label)s %(rate)s%% (seller-collected, Gumroad)",
             label=label or self.env._("Sales tax"),
-            rate=f"{rate:g}",
+            rate=f"{rate.normalize():f}",
         )
         Tax = self.env["account.tax"].sudo().with_context(active_test=False)
         tax = Tax.search(
