@@ -3,7 +3,7 @@
 Never imports odoo. The sandbox server (`gumroad_sandbox`) is a separate import.
 """
 
-__version__ = "19.0.1.2.0"
+__version__ = "19.0.1.3.0"
 
 from .accounting import (
     Adjustment,

@@ -446,7 +446,7 @@ def test_user_agent_names_the_connector_and_its_version():
     client.get_user()
     agent = session.calls[0]["headers"]["User-Agent"]
     assert agent == f"gumroad_connector/{__version__} (+Odoo)"
-    assert __version__ == "19.0.1.2.0"
+    assert __version__ == "19.0.1.3.0"
     client, session, _ = make_client(ok(user={}), user_agent="custom/1")
     client.get_user()
     assert session.calls[0]["headers"]["User-Agent"] == "custom/1"
