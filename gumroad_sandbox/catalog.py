@@ -39,6 +39,21 @@ def _product(store, request):
     return store.product(request.path_args[0], include_deleted=True)
 
 
+def _on_product(action):
+    """A route of one product (each controller's fetch_product): under the store's
+    lock, `action(store, request, product)`, or Gumroad's not-found answer."""
+
+    def handler(sandbox, request):
+        store = sandbox.store
+        with store.lock:
+            product = _product(store, request)
+            if product is None:
+                return not_found("product")
+            return action(store, request, product)
+
+    return handler
+
+
 def deleted(object_name):
     return success(message=f"The {object_name} was deleted successfully.")
 
@@ -128,13 +143,9 @@ def _find_offer(store, product, offer_id):
     return None
 
 
-def list_offer_codes(sandbox, request):
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        data = [offer_code_json(store, o) for o in _offer_codes(store, product)]
+@_on_product
+def list_offer_codes(store, request, product):
+    data = [offer_code_json(store, o) for o in _offer_codes(store, product)]
     return success("offer_codes", data)
 
 
@@ -142,24 +153,24 @@ def create_offer_code(sandbox, request):
     # check_offer_code_params runs before fetch_product.
     if request.param("amount_off") is None and request.param("amount_cents") is None:
         return failure(OFFER_PARAMS_MISSING)
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        code = request.param("name")
-        if code is None:
-            return failure("Discount code can't be blank")
-        universal = request.params.get("universal") == "true"
-        taken = [o.code for o in _offer_codes(store, product)]
-        if code in taken:
-            return failure("Discount code must be unique.")
-        offer = _new_offer_code(store, request, code, universal)
-        if universal:
-            store.universal_offer_codes.append(offer)
-        else:
-            product.offer_codes.append(offer)
-        return success("offer_code", offer_code_json(store, offer))
+    return _create_offer_code(sandbox, request)
+
+
+@_on_product
+def _create_offer_code(store, request, product):
+    code = request.param("name")
+    if code is None:
+        return failure("Discount code can't be blank")
+    universal = request.params.get("universal") == "true"
+    taken = [o.code for o in _offer_codes(store, product)]
+    if code in taken:
+        return failure("Discount code must be unique.")
+    offer = _new_offer_code(store, request, code, universal)
+    if universal:
+        store.universal_offer_codes.append(offer)
+    else:
+        product.offer_codes.append(offer)
+    return success("offer_code", offer_code_json(store, offer))
 
 
 def _new_offer_code(store, request, code, universal):
@@ -179,16 +190,12 @@ def _new_offer_code(store, request, code, universal):
 
 
 def _offer_handler(action):
-    def handler(sandbox, request):
-        store = sandbox.store
-        with store.lock:
-            product = _product(store, request)
-            if product is None:
-                return not_found("product")
-            offer = _find_offer(store, product, request.path_args[1])
-            if offer is None:
-                return not_found("offer_code")
-            return action(store, request, offer)
+    @_on_product
+    def handler(store, request, product):
+        offer = _find_offer(store, product, request.path_args[1])
+        if offer is None:
+            return not_found("offer_code")
+        return action(store, request, offer)
 
     return handler
 
@@ -212,50 +219,38 @@ def _delete_offer(store, request, offer):
 
 
 # -- custom fields (custom_fields_controller.rb) ---------------------------------------
-def list_custom_fields(sandbox, request):
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        data = [custom_field_json(spec, product) for spec in product.custom_fields]
+@_on_product
+def list_custom_fields(store, request, product):
+    data = [custom_field_json(spec, product) for spec in product.custom_fields]
     return success("custom_fields", data)
 
 
-def create_custom_field(sandbox, request):
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        name = request.param("name") or request.param("url") or request.param("label")
-        if name is None:
-            return failure("The custom_field was unable to be created.")
-        field_type = request.params.get("type") or "text"
-        if field_type not in CUSTOM_FIELD_TYPES:
-            return failure("Field type is not included in the list")
-        spec = CustomFieldSpec(
-            id=external_id(store.builder.rng),
-            name=name,
-            type=field_type,
-            required=request.params.get("required") == "true",
-        )
-        product.custom_fields.append(spec)
-        return success("custom_field", custom_field_json(spec, product))
+@_on_product
+def create_custom_field(store, request, product):
+    name = request.param("name") or request.param("url") or request.param("label")
+    if name is None:
+        return failure("The custom_field was unable to be created.")
+    field_type = request.params.get("type") or "text"
+    if field_type not in CUSTOM_FIELD_TYPES:
+        return failure("Field type is not included in the list")
+    spec = CustomFieldSpec(
+        id=external_id(store.builder.rng),
+        name=name,
+        type=field_type,
+        required=request.params.get("required") == "true",
+    )
+    product.custom_fields.append(spec)
+    return success("custom_field", custom_field_json(spec, product))
 
 
 def _custom_field_handler(action):
-    def handler(sandbox, request):
-        store = sandbox.store
-        with store.lock:
-            product = _product(store, request)
-            if product is None:
-                return not_found("product")
-            # fetch_custom_field: `:id` is the field's name, the last one wins.
-            named = [s for s in product.custom_fields if s.name == request.path_args[1]]
-            if not named:
-                return not_found("custom_field")
-            return action(request, product, named[-1])
+    @_on_product
+    def handler(store, request, product):
+        # fetch_custom_field: `:id` is the field's name, the last one wins.
+        named = [s for s in product.custom_fields if s.name == request.path_args[1]]
+        if not named:
+            return not_found("custom_field")
+        return action(request, product, named[-1])
 
     return handler
 
@@ -283,47 +278,35 @@ def _find_category(product, category_id):
     return None
 
 
-def list_variant_categories(sandbox, request):
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        data = [variant_category_json(c) for c in _categories(product)]
+@_on_product
+def list_variant_categories(store, request, product):
+    data = [variant_category_json(c) for c in _categories(product)]
     return success("variant_categories", data)
 
 
-def create_variant_category(sandbox, request):
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        category = VariantCategory(
-            id=derived_id(
-                product.id, "variant_category", str(len(product.variant_categories))
-            ),
-            title=request.params.get("title"),
-        )
-        if not product.variant_categories and not product.variant_options:
-            # The product's first category: its options are the product's.
-            category.options = product.variant_options
-            product.variant_title = category.title
-        product.variant_categories.append(category)
-        return success("variant_category", variant_category_json(category))
+@_on_product
+def create_variant_category(store, request, product):
+    category = VariantCategory(
+        id=derived_id(
+            product.id, "variant_category", str(len(product.variant_categories))
+        ),
+        title=request.params.get("title"),
+    )
+    if not product.variant_categories and not product.variant_options:
+        # The product's first category: its options are the product's.
+        category.options = product.variant_options
+        product.variant_title = category.title
+    product.variant_categories.append(category)
+    return success("variant_category", variant_category_json(category))
 
 
 def _category_handler(action):
-    def handler(sandbox, request):
-        store = sandbox.store
-        with store.lock:
-            product = _product(store, request)
-            if product is None:
-                return not_found("product")
-            category = _find_category(product, request.path_args[1])
-            if category is None:
-                return not_found("variant_category")
-            return action(store, request, product, category)
+    @_on_product
+    def handler(store, request, product):
+        category = _find_category(product, request.path_args[1])
+        if category is None:
+            return not_found("variant_category")
+        return action(store, request, product, category)
 
     return handler
 
@@ -400,36 +383,28 @@ def _variants_handler(action):
     """VariantsController#fetch_variant_category reads `.variants` of a nil category
     before its not-found check, so an unknown category is a 500 in Gumroad."""
 
-    def handler(sandbox, request):
-        store = sandbox.store
-        with store.lock:
-            product = _product(store, request)
-            if product is None:
-                return not_found("product")
-            category = _find_category(product, request.path_args[1])
-            if category is None:
-                return server_error()
-            return action(store, request, product, category)
+    @_on_product
+    def handler(store, request, product):
+        category = _find_category(product, request.path_args[1])
+        if category is None:
+            return server_error()
+        return action(store, request, product, category)
 
     return handler
 
 
 # -- skus (skus_controller.rb) ---------------------------------------------------------
-def list_skus(sandbox, request):
+@_on_product
+def list_skus(store, request, product):
     """SKUs of SKU-enabled products, the variants of a physical product, else []."""
-    store = sandbox.store
-    with store.lock:
-        product = _product(store, request)
-        if product is None:
-            return not_found("product")
-        data = []
-        if product.kind == "physical":
-            data = [
-                variant_json(option, product)
-                for category in _categories(product)
-                for option in category.options
-                if not option.deleted
-            ]
+    data = []
+    if product.kind == "physical":
+        data = [
+            variant_json(option, product)
+            for category in _categories(product)
+            for option in category.options
+            if not option.deleted
+        ]
     return success("skus", data)
 
 
