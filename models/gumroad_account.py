@@ -39,6 +39,7 @@ class GumroadAccount(models.Model):
         "mail.thread",
         "gumroad.account.ledger",
         "gumroad.account.sync",
+        "gumroad.account.retention",
     ]
     _order = "sequence, name, id"
 

@@ -161,6 +161,13 @@ class GumroadSale(models.Model):
     variants = fields.Char(readonly=True)
     offer_code = fields.Char(readonly=True)
     raw_json = fields.Json(string="Gumroad data", readonly=True)
+    raw_emptied_at = fields.Datetime(
+        string="Gumroad data emptied on",
+        readonly=True,
+        copy=False,
+        help="The raw sale JSON was emptied after the connector's retention period; "
+        "the booked entries and this sale's fields are kept.",
+    )
     fingerprint = fields.Char(readonly=True, copy=False)
     sync_date = fields.Datetime(readonly=True)
 
@@ -287,6 +294,12 @@ class GumroadSale(models.Model):
                     ref=booked[0].display_ref,
                 )
             )
+
+    # === BUSINESS METHODS === #
+
+    def _empty_raw_data(self):
+        """Drop the raw sale JSON (the retention cron); the books and fields stay."""
+        self.write({"raw_json": False, "raw_emptied_at": fields.Datetime.now()})
 
     # === ACTION METHODS === #
 

@@ -218,7 +218,11 @@ class GumroadSaleBooking(models.AbstractModel):
         for sale_id, (message, payload) in failures.items():
             if sale_id in rows:
                 rows[sale_id].write(
-                    {"state": "error", "error_message": message, "raw_json": payload}
+                    {
+                        "state": "error",
+                        "error_message": message,
+                        "raw_json": account._sale_payload_to_store(payload),
+                    }
                 )
 
         to_book = []
@@ -480,7 +484,8 @@ class GumroadSaleBooking(models.AbstractModel):
             "variants": ", ".join(f"{k}: {v}" for k, v in sale.variants.items())
             or False,
             "offer_code": sale.offer_code,
-            "raw_json": payload,
+            "raw_json": self.account_id._sale_payload_to_store(payload),
+            "raw_emptied_at": False,
             "sync_date": fields.Datetime.now(),
             **self._license_facts_vals(sale, payload),
         }

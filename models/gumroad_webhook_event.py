@@ -55,6 +55,13 @@ class GumroadWebhookEvent(models.Model):
     subscription_gumroad_id = fields.Char(string="Subscription id", readonly=True)
     is_test = fields.Boolean(readonly=True)
     raw_body = fields.Binary(attachment=False, readonly=True, copy=False)
+    raw_emptied_at = fields.Datetime(
+        string="Body emptied on",
+        readonly=True,
+        copy=False,
+        help="The ping's body was emptied after the connector's retention period; "
+        "what it booked is kept.",
+    )
     body = fields.Text(compute="_compute_body")
     content_type = fields.Char(readonly=True)
     received_at = fields.Datetime(
@@ -97,7 +104,7 @@ class GumroadWebhookEvent(models.Model):
         """Store a ping as received; never raise (a malformed one is kept in error)."""
         vals = {
             "account_id": account.id,
-            "raw_body": base64.b64encode(raw),
+            "raw_body": base64.b64encode(account._ping_body_to_store(raw)),
             "content_type": content_type or False,
         }
         try:
@@ -117,6 +124,10 @@ class GumroadWebhookEvent(models.Model):
                 "gumroad_connector.ir_cron_gumroad_process_events"
             ).sudo()._trigger()
         return event
+
+    def _empty_raw_data(self):
+        """Drop the ping's body (the retention cron); its outcome stays."""
+        self.write({"raw_body": False, "raw_emptied_at": fields.Datetime.now()})
 
     # === PROCESSING === #
 
