@@ -1,6 +1,7 @@
 from . import gumroad_account_ledger
 from . import gumroad_account_sync
 from . import gumroad_account_retention
+from . import gumroad_account_webhook
 from . import gumroad_account
 from . import gumroad_sale_booking
 from . import gumroad_sale_license

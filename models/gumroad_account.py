@@ -40,6 +40,7 @@ class GumroadAccount(models.Model):
         "gumroad.account.ledger",
         "gumroad.account.sync",
         "gumroad.account.retention",
+        "gumroad.account.webhook",
     ]
     _order = "sequence, name, id"
 
@@ -688,6 +689,7 @@ class GumroadAccount(models.Model):
                     "state": "not_connected",
                     "last_error": False,
                     "webhook_registered_resources": False,
+                    "webhook_registered_at": False,
                 }
             )
             account.message_post(

@@ -415,7 +415,13 @@ class GumroadWebhookEvent(models.Model):
                     "Gumroad refused the registration: %(reason)s", reason=str(err)
                 )
             ) from err
-        account.sudo().webhook_registered_resources = ", ".join(registered)
+        account.sudo().write(
+            {
+                "webhook_registered_resources": ", ".join(registered),
+                "webhook_registered_at": account.webhook_registered_at
+                or fields.Datetime.now(),
+            }
+        )
         return registered
 
     @api.model
@@ -428,5 +434,12 @@ class GumroadWebhookEvent(models.Model):
                 if subscription.get("post_url") == url:
                     client.delete_resource_subscription(subscription["id"])
                     removed += 1
-        account.sudo().webhook_registered_resources = False
+        account.sudo().write(
+            {
+                "webhook_registered_resources": False,
+                "webhook_registered_at": False,
+                "webhook_missing_resources": False,
+                "webhook_lost_ping_count": 0,
+            }
+        )
         return removed
