@@ -2,6 +2,8 @@ from . import gumroad_account_ledger
 from . import gumroad_account_sync
 from . import gumroad_account_retention
 from . import gumroad_account_webhook
+from . import gumroad_account_alerts
+from . import gumroad_alert
 from . import gumroad_account
 from . import gumroad_sale_booking
 from . import gumroad_sale_license

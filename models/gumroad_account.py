@@ -37,10 +37,12 @@ class GumroadAccount(models.Model):
     _description = "Gumroad Connector"
     _inherit: ClassVar[list[str]] = [
         "mail.thread",
+        "mail.activity.mixin",
         "gumroad.account.ledger",
         "gumroad.account.sync",
         "gumroad.account.retention",
         "gumroad.account.webhook",
+        "gumroad.account.alerts",
     ]
     _order = "sequence, name, id"
 
@@ -567,6 +569,7 @@ class GumroadAccount(models.Model):
         except GumroadError as err:
             # No exception here: it would roll back the error state the user must see.
             self._set_error(str(err))
+            self._refresh_alerts()
             return self._notify(
                 self.env._(
                     "Gumroad refused the connection: %(reason)s", reason=str(err)
@@ -606,6 +609,7 @@ class GumroadAccount(models.Model):
                     "Connected to Gumroad as %(name)s.", name=vals["profile_name"]
                 )
             )
+        self._refresh_alerts()
         return self._notify(
             self.env._("Connected to Gumroad as %(name)s.", name=vals["profile_name"]),
             "success",

@@ -491,6 +491,29 @@ class GumroadImport(models.Model):
         self.write({"state": "done", "finished_at": fields.Datetime.now()})
         self.account_id._record_import_done(self)
         self.message_post(body=self.summary)
+        self.account_id._refresh_alerts()
+        self._notify_starter("success", self.summary)
+
+    def _notify_starter(self, kind, message):
+        """Tell the person who started a background import that it ended (the
+        scheduled sync has nobody to tell: its problems raise alerts).
+        """
+        self.ensure_one()
+        # The superuser who runs the crons is inactive: nobody to tell.
+        if (
+            self.origin not in ("wizard", "manual", "retry")
+            or not self.create_uid.active
+        ):
+            return
+        self.create_uid._bus_send(
+            "simple_notification",
+            {
+                "type": kind,
+                "title": self.env._("Gumroad import %(name)s", name=self.display_name),
+                "message": message,
+                "sticky": kind == "danger",
+            },
+        )
 
     def _fail(self, message, checkpoint):
         self.write(
@@ -505,5 +528,7 @@ class GumroadImport(models.Model):
             body=self.env._("Import failed: %(reason)s", reason=message)
         )
         _logger.warning("Gumroad import %s failed: %s", self.id, message)
+        self.account_id._refresh_alerts()
+        self._notify_starter("danger", message)
         checkpoint(0)
         return True

@@ -325,6 +325,7 @@ class GumroadSale(models.Model):
                         )
                     ) from err
             counts.update(self._book_payloads(account, payloads))
+            account._refresh_alerts()
         return account._notify(account._format_counts(counts), "info") if self else True
 
     def action_open_moves(self):

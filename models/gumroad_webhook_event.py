@@ -165,6 +165,7 @@ class GumroadWebhookEvent(models.Model):
                         )._trigger()
                     return
         self._schedule_next_attempt()
+        self.env["gumroad.account"]._refresh_all_alerts()
 
     @api.model
     def _due_domain(self, exclude_ids=()):

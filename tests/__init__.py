@@ -12,3 +12,4 @@ from . import test_payout_transactions
 from . import test_sale_lines
 from . import test_retention
 from . import test_webhook_health
+from . import test_alerts
