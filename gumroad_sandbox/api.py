@@ -169,6 +169,17 @@ def decode_page_key(text):
     return moment.replace(tzinfo=UTC), row_key_for(numeric)
 
 
+def page_cursor(request):
+    """(cursor, None) of the request's `page_key` (cursor None without one), or
+    (None, the 400 "Invalid page_key." answer) when it cannot be decoded."""
+    if not request.param("page_key"):
+        return None, None
+    try:
+        return decode_page_key(request.param("page_key")), None
+    except ValueError:
+        return None, error_400("Invalid page_key.")
+
+
 def next_page_url(request, page_key):
     """Built from the query string only, minus access_token/page/page_key, keys sorted
     (Addressable's query_values=), on the path exactly as requested."""
@@ -228,12 +239,9 @@ def _with_stats(request):
 
 def list_products(sandbox, request):
     store = sandbox.store
-    cursor = None
-    if request.param("page_key"):
-        try:
-            cursor = decode_page_key(request.param("page_key"))
-        except ValueError:
-            return error_400("Invalid page_key.")
+    cursor, invalid = page_cursor(request)
+    if invalid:
+        return invalid
     with store.lock:
         products = sorted(
             store.visible_products(), key=lambda p: (p.created_at, p.key), reverse=True
@@ -320,11 +328,11 @@ def list_sales(sandbox, request):
     page_number = request.params.get("page")
     if page_number is not None:
         return _deprecated_page(sandbox, request, after, before, filters, page_number)
-    if request.param("page_key"):
-        try:
-            filters["cursor"] = decode_page_key(request.param("page_key"))
-        except ValueError:
-            return error_400("Invalid page_key.")
+    cursor, invalid = page_cursor(request)
+    if invalid:
+        return invalid
+    if cursor is not None:
+        filters["cursor"] = cursor
     if sandbox.query_times_out(after, before, filters):
         return error_400(QUERY_TIMEOUT_MESSAGE)
     with store.lock:
@@ -498,12 +506,9 @@ def resend_receipt(sandbox, request):
 # -- subscribers -----------------------------------------------------------------------
 def list_subscribers(sandbox, request):
     store = sandbox.store
-    cursor = None
-    if request.param("page_key"):
-        try:
-            cursor = decode_page_key(request.param("page_key"))
-        except ValueError:
-            return error_400("Invalid page_key.")
+    cursor, invalid = page_cursor(request)
+    if invalid:
+        return invalid
     paginated = is_true(request.params.get("paginated", "")) or cursor is not None
     with store.lock:
         product = store.product(request.path_args[0])
@@ -647,12 +652,9 @@ def list_payouts(sandbox, request):
         before = parse_date_param(request, "before")
     except ValueError as error:
         return error_400(str(error))
-    cursor = None
-    if request.param("page_key"):
-        try:
-            cursor = decode_page_key(request.param("page_key"))
-        except ValueError:
-            return error_400("Invalid page_key.")
+    cursor, invalid = page_cursor(request)
+    if invalid:
+        return invalid
     store = sandbox.store
     with store.lock:
         payouts = [
