@@ -137,6 +137,10 @@ _ENDPOINT_SCOPES = {
     ("PUT", "/sales/:id/refund"): ("edit_sales", "refund_sales"),
     ("PUT", "/sales/:id/mark_as_shipped"): ("mark_sales_as_shipped",),
     ("GET", "/products/:id/subscribers"): ("view_sales",),
+    ("GET", "/products/:id/offer_codes"): _READ_SCOPES,
+    ("GET", "/products/:id/variant_categories"): _READ_SCOPES,
+    ("GET", "/products/:id/variant_categories/:id/variants"): _READ_SCOPES,
+    ("GET", "/products/:id/skus"): _READ_SCOPES,
     ("GET", "/subscribers/:id"): ("view_sales",),
     ("GET", "/payouts"): ("view_payouts",),
     ("GET", "/payouts/upcoming"): ("view_payouts",),
@@ -455,6 +459,32 @@ class GumroadClient:
     def get_product(self, product_id: str) -> dict:
         path = f"/products/{_segment(product_id)}"
         return _expect(self._request("GET", path), "product", dict, "GET", path)
+
+    def _product_list(self, product_id, resource, key):
+        path = f"/products/{_segment(product_id)}/{resource}"
+        return _expect(self._request("GET", path), key, list, "GET", path)
+
+    def list_variant_categories(self, product_id: str) -> list[dict]:
+        """GET /products/:id/variant_categories: [{id, title}]."""
+        return self._product_list(
+            product_id, "variant_categories", "variant_categories"
+        )
+
+    def list_variants(self, product_id: str, category_id: str) -> list[dict]:
+        """GET .../variant_categories/:id/variants: [{id, name,
+        price_difference_cents, ...}] (base_variant.rb#as_json)."""
+        resource = f"variant_categories/{_segment(category_id)}/variants"
+        return self._product_list(product_id, resource, "variants")
+
+    def list_skus(self, product_id: str) -> list[dict]:
+        """GET /products/:id/skus: the SKUs of a SKU-enabled product, the variants of
+        a physical one, else [] (skus_controller.rb)."""
+        return self._product_list(product_id, "skus", "skus")
+
+    def list_offer_codes(self, product_id: str) -> list[dict]:
+        """GET /products/:id/offer_codes: the product's codes and the universal ones,
+        the code in `name`, then `percent_off` or `amount_cents` (offer_code.rb)."""
+        return self._product_list(product_id, "offer_codes", "offer_codes")
 
     def iter_sale_pages(
         self,

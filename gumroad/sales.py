@@ -66,6 +66,10 @@ class Sale:
     tax_label: str | None = None
     tax_included_in_price: bool | None = None
     buyer_presentment: "BuyerPresentment | None" = None
+    # The SKU of a SKU-enabled or physical product (purchase.rb:1072-1073): `sku_id`
+    # is the custom SKU or the external id, "pid_<product id>" without SKUs.
+    sku_id: str | None = None
+    sku_external_id: str | None = None
 
     @property
     def tax_collector(self) -> str:
@@ -220,6 +224,8 @@ def parse_sale(data: dict) -> Sale:
         tax_label=reader.optional_str("tax_label"),
         tax_included_in_price=reader.optional_flag("tax_included_in_price"),
         buyer_presentment=reader.presentment("buyer_presentment"),
+        sku_id=reader.optional_str("sku_id"),
+        sku_external_id=reader.optional_str("sku_external_id"),
     )
 
 

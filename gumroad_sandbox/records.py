@@ -227,6 +227,8 @@ class Sale:
     product_rating: int | None = None
     listed: bool = True
     test: bool = False
+    # purchase.rb:1072-1073 `sku_id` / `sku_external_id` (an add_sale override).
+    sku_id: str | None = None
     ip_country: str | None = None
     shipment: dict | None = None  # {"shipped": bool, "tracking_url": str | None}
     # Optional keys of Purchase#as_json(version: 2) that move no money here: a tip is

@@ -298,7 +298,10 @@ def _add_conditional_sale_blocks(sale, row, now):
         sale["license_disabled"] = license_.disabled
         sale["license_uses"] = license_.uses
         sale["is_multiseat_license"] = license_.multiseat
-    if row.product.kind == "physical":
+    if row.sku_id is not None:
+        sale["sku_id"] = row.sku_id
+        sale["sku_external_id"] = row.sku_id
+    elif row.product.kind == "physical":
         # purchase.rb:2427-2435: without SKUs the sku is the product's own.
         sale["sku_id"] = f"pid_{row.product.id}"
         sale["sku_external_id"] = f"pid_{row.product.id}"

@@ -52,6 +52,7 @@ ROW_OVERRIDES = (
     "can_contact",
     "street_address",
     "city",
+    "sku_id",
 )
 
 
