@@ -14,6 +14,7 @@ from . import gumroad_payout_line
 from . import gumroad_subscription
 from . import gumroad_webhook_event
 from . import account_move
+from . import product_product
 from . import product_template
 from . import res_config_settings
 from . import res_partner

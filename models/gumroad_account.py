@@ -11,8 +11,15 @@ from odoo.tools import config
 from odoo.tools.urls import urljoin
 
 from .. import const
-from ..gumroad import DEFAULT_BASE_URL, GumroadClient, GumroadError, MissingScopeError
+from ..gumroad import (
+    DEFAULT_BASE_URL,
+    GumroadClient,
+    GumroadError,
+    MalformedPayloadError,
+    MissingScopeError,
+)
 from ..gumroad import __version__ as client_version
+from ..gumroad.catalog import read_catalogue
 from ..utils import token_cipher
 
 _logger = logging.getLogger(__name__)
@@ -720,14 +727,20 @@ class GumroadAccount(models.Model):
         client = self._gumroad_client()
         try:
             products = list(client.iter_products())
-        except GumroadError as err:
+            # Variants, SKUs and offer codes of each product (gumroad/catalog.py).
+            catalogues = {
+                p["id"]: read_catalogue(client, p) for p in products if p.get("id")
+            }
+        except (GumroadError, MalformedPayloadError) as err:
             self._set_error(str(err))
             raise UserError(
                 self.env._(
                     "Gumroad refused the product import: %(reason)s", reason=str(err)
                 )
             ) from err
-        counts = self.env["product.template"]._gumroad_sync_products(self, products)
+        counts = self.env["product.template"]._gumroad_sync_products(
+            self, products, catalogues
+        )
         message = self.env._(
             "Products imported: %(created)s created, %(updated)s updated, "
             "%(unchanged)s unchanged, %(archived)s archived.",

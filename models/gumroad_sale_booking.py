@@ -520,11 +520,23 @@ class GumroadSaleBooking(models.AbstractModel):
         return f"{self.display_ref} {self.product_name or ''}".strip()
 
     @api.model
-    def _line_label(self, sale):
+    def _line_label(self, sale, template=None):
         label = sale.product_name
         details = [f"{k}: {v}" for k, v in sale.variants.items()]
         if sale.offer_code:
-            details.append(self.env._("offer code %(code)s", code=sale.offer_code))
+            discount = template and template._gumroad_offer_discount(sale.offer_code)
+            if not discount and isinstance(sale.raw.get("offer_code"), dict):
+                discount = sale.raw["offer_code"].get("displayed_amount_off")
+            if discount and isinstance(discount, str):
+                details.append(
+                    self.env._(
+                        "offer code %(code)s: %(discount)s off",
+                        code=sale.offer_code,
+                        discount=discount,
+                    )
+                )
+            else:
+                details.append(self.env._("offer code %(code)s", code=sale.offer_code))
         if details:
             label = f"{label} ({', '.join(details)})"
         return label
@@ -698,7 +710,7 @@ class GumroadSaleBooking(models.AbstractModel):
             sale.sale_date if first else max(context["today"], sale.sale_date), journal
         )
         mode = row._mode(account)
-        label = self._line_label(sale)
+        label = self._line_label(sale, context["products"].get(sale.product_id))
         lines = []
 
         def add(name, account_record, amount, line_currency, line_partner=None):
@@ -794,7 +806,7 @@ class GumroadSaleBooking(models.AbstractModel):
     @api.model
     def _move_vals(self, account, row, sale, adjustment, partner, currency, context):
         prefix = f"{const.MOVE_REF_PREFIX}{sale.id}"
-        label = self._line_label(sale)
+        label = self._line_label(sale, context["products"].get(sale.product_id))
         # The product line's share of the move (gumroad/lines.py); the other parts
         # get their own lines in `_invoice_line_vals`.
         amount = float(self._split_lines(sale, adjustment.amount)["product"])
@@ -873,7 +885,7 @@ class GumroadSaleBooking(models.AbstractModel):
             "tax_ids": [Command.clear()],
         }
         if template:
-            product["product_id"] = template.product_variant_id.id
+            product["product_id"] = template._gumroad_variant_for_sale(sale).id
         if account.income_account_id:
             product["account_id"] = account.income_account_id.id
         tax = parts.get("seller_tax")

@@ -2,6 +2,9 @@ import logging
 
 from odoo import api, fields, models
 from odoo.fields import Command
+from odoo.tools import format_amount
+
+from ..gumroad.catalog import catalogue_from_product
 
 _logger = logging.getLogger(__name__)
 
@@ -36,6 +39,13 @@ class ProductTemplate(models.Model):
     gumroad_deleted = fields.Boolean(copy=False, readonly=True)
     gumroad_url = fields.Char(string="Gumroad URL", copy=False, readonly=True)
     gumroad_permalink = fields.Char(copy=False, readonly=True)
+    gumroad_offer_codes = fields.Json(
+        string="Gumroad offer codes",
+        copy=False,
+        readonly=True,
+        help="The product's offer codes (and the universal ones) as Gumroad lists "
+        'them: {code: {"percent_off": n} or {"amount_cents": n}}.',
+    )
     gumroad_sale_ids = fields.One2many(
         "gumroad.sale", "product_tmpl_id", string="Gumroad sales"
     )
@@ -125,9 +135,13 @@ class ProductTemplate(models.Model):
         return changed
 
     @api.model
-    def _gumroad_sync_products(self, account, products):
+    def _gumroad_sync_products(self, account, products, catalogues=None):
         """Create or update one template per Gumroad product; archive the ones that
         vanished.
+
+        `catalogues` ({product id: gumroad.catalog.Catalogue}) are the variants, SKUs
+        and offer codes read from the product routes; without one, the variants the
+        product JSON shows are used and the offer codes are left as they were.
 
         :return: dict of counts created, updated, unchanged, archived
         """
@@ -145,9 +159,15 @@ class ProductTemplate(models.Model):
                 continue
             seen.add(product["id"])
             vals = self._gumroad_product_vals(account, product)
+            catalogue = (catalogues or {}).get(product["id"])
+            if catalogue is None:
+                catalogue = catalogue_from_product(product)
+            offer_codes = catalogue.offer_codes_dict()
+            if offer_codes is not None:
+                vals["gumroad_offer_codes"] = offer_codes
             template = existing.get(product["id"])
             if not template:
-                to_create.append((vals, product))
+                to_create.append((vals, catalogue))
                 continue
             changed = template._gumroad_changed_vals(vals)
             if changed:
@@ -155,13 +175,13 @@ class ProductTemplate(models.Model):
                 counts["updated"] += 1
             else:
                 counts["unchanged"] += 1
-            template._gumroad_sync_variants(product.get("variants") or [])
+            template._gumroad_sync_variants(catalogue)
         if to_create:
             templates = self.create(
-                [{**vals, "taxes_id": [Command.clear()]} for vals, _p in to_create]
+                [{**vals, "taxes_id": [Command.clear()]} for vals, _c in to_create]
             )
-            for template, (_vals, product) in zip(templates, to_create, strict=True):
-                template._gumroad_sync_variants(product.get("variants") or [])
+            for template, (_vals, catalogue) in zip(templates, to_create, strict=True):
+                template._gumroad_sync_variants(catalogue)
             if account.income_account_id:
                 templates.with_company(
                     account.company_id
@@ -175,12 +195,18 @@ class ProductTemplate(models.Model):
             counts["archived"] = len(vanished)
         return counts
 
-    def _gumroad_sync_variants(self, categories):
-        """Gumroad variant categories -> attributes (no product variants) with price
-        extras.
+    def _gumroad_sync_variants(self, catalogue):
+        """Gumroad variant categories (or SKUs) -> attributes that create variants,
+        so the template has one product.product per Gumroad variant (combination) or
+        SKU, each with its price difference as price extra (gumroad/catalog.py).
+
+        Attributes are shared by name; values are added, never duplicated. An
+        attribute line of an older import (a "no_variant" attribute of the same
+        name) is replaced.
         """
         self.ensure_one()
-        if not categories:
+        attributes = catalogue.attributes()
+        if not attributes:
             return
         attribute_model = self.env["product.attribute"]
         currency_digits = 10 ** (
@@ -190,22 +216,32 @@ class ProductTemplate(models.Model):
             .decimal_places
             or 0
         )
-        for category in categories:
-            title = category.get("title")
-            options = [o for o in category.get("options") or [] if o.get("name")]
-            if not title or not options:
-                continue
+        titles = {a.title for a in attributes}
+        stale = self.attribute_line_ids.filtered(
+            lambda ln: (
+                ln.attribute_id.name in titles
+                and ln.attribute_id.create_variant != "always"
+            )
+        )
+        if stale:
+            stale.unlink()
+        sku_ids = {}
+        for wanted_attribute in attributes:
+            title = wanted_attribute.title
+            options = wanted_attribute.options
             attribute = attribute_model.search(
-                [("name", "=", title), ("create_variant", "=", "no_variant")], limit=1
-            ) or attribute_model.create({"name": title, "create_variant": "no_variant"})
+                [("name", "=", title), ("create_variant", "=", "always")], limit=1
+            ) or attribute_model.create({"name": title, "create_variant": "always"})
             values = {v.name: v for v in attribute.value_ids}
-            missing = [o["name"] for o in options if o["name"] not in values]
+            missing = list(
+                dict.fromkeys(o.name for o in options if o.name not in values)
+            )
             if missing:
                 created = self.env["product.attribute.value"].create(
                     [{"name": name, "attribute_id": attribute.id} for name in missing]
                 )
                 values.update({v.name: v for v in created})
-            wanted = {values[o["name"]].id for o in options}
+            wanted = {values[o.name].id for o in options}
             line = self.attribute_line_ids.filtered(
                 lambda ln, a=attribute: ln.attribute_id == a
             )
@@ -225,11 +261,64 @@ class ProductTemplate(models.Model):
                 line.value_ids = [Command.set(sorted(wanted))]
             for option in options:
                 ptav = line.product_template_value_ids.filtered(
-                    lambda v, n=option["name"]: v.name == n
-                )
-                extra = (option.get("price_difference") or 0) / currency_digits
+                    lambda v, n=option.name: v.name == n
+                )[:1]
+                extra = option.price_difference_cents / currency_digits
                 if ptav and round(ptav.price_extra, 2) != round(extra, 2):
                     ptav.price_extra = extra
+                if option.sku_ids and ptav:
+                    sku_ids[ptav] = ",".join(option.sku_ids)
+        if catalogue.from_routes:
+            for variant in self.product_variant_ids:
+                ptav = variant.product_template_attribute_value_ids[:1]
+                value = len(attributes) == 1 and sku_ids.get(ptav) or False
+                if variant.gumroad_sku_id != value:
+                    variant.gumroad_sku_id = value
+
+    def _gumroad_variant_for_sale(self, sale):
+        """The product.product of a sale's variant: its SKU id (`sku_external_id`,
+        `sku_id`), else its `variants` names; the default variant when none
+        matches (the label then carries the variant text).
+        """
+        self.ensure_one()
+        variants = self.product_variant_ids
+        for key in (sale.sku_external_id, sale.sku_id):
+            if not key:
+                continue
+            match = variants.filtered(
+                lambda p, k=key: k in (p.gumroad_sku_id or "").split(",")
+            )
+            if len(match) == 1:
+                return match
+        if sale.variants and len(variants) > 1:
+            wanted = set(sale.variants.items())
+            for variant in variants:
+                names = {
+                    (ptav.attribute_id.name, ptav.name)
+                    for ptav in variant.product_template_attribute_value_ids
+                }
+                if names == wanted:
+                    return variant
+        return self.product_variant_id
+
+    def _gumroad_offer_discount(self, code):
+        """ "20%" or the formatted amount of an offer code the product's
+        GET /products/:id/offer_codes listed, else None."""
+        self.ensure_one()
+        offer = (self.gumroad_offer_codes or {}).get(code)
+        if not isinstance(offer, dict):
+            return None
+        if offer.get("percent_off") is not None:
+            return f"{offer['percent_off']}%"
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", (self.gumroad_currency or "usd").upper())], limit=1)
+        )
+        if not currency or offer.get("amount_cents") is None:
+            return None
+        amount = offer["amount_cents"] / 10**currency.decimal_places
+        return format_amount(self.env, amount, currency)
 
     @api.model
     def _gumroad_templates_for_sales(self, account, sales):

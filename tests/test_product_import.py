@@ -1,5 +1,8 @@
 from unittest.mock import patch
 
+import requests
+
+from odoo.fields import Command
 from odoo.tests import tagged
 
 from .common import GumroadCommon
@@ -93,24 +96,127 @@ class TestProductImport(GumroadCommon):
         # 1 USD = 0.5 EUR, so the USD price is twice the EUR price.
         self.assertAlmostEqual(template.list_price, listed * 2, places=2)
 
-    def test_variants_become_attributes_with_price_differences(self):
-        product = next(p for p in self.sandbox.products if p.get("variants"))
-        self.account.action_import_products()
-        template = self.templates().filtered(
+    def product_named(self, name):
+        return next(p for p in self.sandbox.products if p["name"] == name)
+
+    def template_of(self, product):
+        return self.templates().filtered(
             lambda t: t.gumroad_product_id == product["id"]
         )
-        category = product["variants"][0]
-        line = template.attribute_line_ids.filtered(
-            lambda ln: ln.attribute_id.name == category["title"]
+
+    def test_variants_become_one_product_each_with_price_differences(self):
+        product = self.product_named("Invoice Sync Plugin")
+        self.account.action_import_products()
+        template = self.template_of(product)
+        self.assertEqual(len(template.product_variant_ids), 2)
+        line = template.attribute_line_ids
+        self.assertEqual(line.attribute_id.name, "License type")
+        self.assertEqual(line.attribute_id.create_variant, "always")
+        self.assertEqual(
+            sorted(line.value_ids.mapped("name")), ["Single seat", "Team (5 seats)"]
+        )
+        prices = {
+            v.product_template_attribute_value_ids.name: v.lst_price
+            for v in template.product_variant_ids
+        }
+        # 49.00 plus the Gumroad price_difference_cents of each option.
+        self.assertEqual(prices, {"Single seat": 49.0, "Team (5 seats)": 99.0})
+        tiers = self.template_of(self.product_named("Pro Templates Membership"))
+        self.assertEqual(
+            sorted(
+                tiers.product_variant_ids.product_template_attribute_value_ids.mapped(
+                    "name"
+                )
+            ),
+            ["Basic", "Pro"],
         )
         self.assertEqual(
-            sorted(line.value_ids.mapped("name")),
-            sorted(o["name"] for o in category["options"]),
+            len(self.template_of(self.plain_usd_product()).product_variant_ids), 1
         )
-        for option in category["options"]:
-            ptav = line.product_template_value_ids.filtered(
-                lambda v, o=option: v.name == o["name"]
-            )
-            self.assertAlmostEqual(
-                ptav.price_extra, (option["price_difference"] or 0) / 100
-            )
+
+    def test_re_import_creates_no_duplicate_attribute_value_or_variant(self):
+        product = self.product_named("Invoice Sync Plugin")
+        self.account.action_import_products()
+        template = self.template_of(product)
+        variants = template.product_variant_ids
+        self.account.action_import_products()
+        self.assertEqual(template.product_variant_ids, variants)
+        attribute = self.env["product.attribute"].search(
+            [("name", "=", "License type")]
+        )
+        self.assertEqual(len(attribute), 1)
+        self.assertEqual(len(attribute.value_ids), 2)
+
+    def test_an_older_no_variant_attribute_line_is_replaced(self):
+        product = self.product_named("Invoice Sync Plugin")
+        self.account.action_import_products()
+        template = self.template_of(product)
+        old = self.env["product.attribute"].create(
+            {
+                "name": "License type",
+                "create_variant": "no_variant",
+                "value_ids": [Command.create({"name": "Single seat"})],
+            }
+        )
+        template.attribute_line_ids = [
+            Command.clear(),
+            Command.create({"attribute_id": old.id, "value_ids": old.value_ids.ids}),
+        ]
+        self.assertEqual(len(template.product_variant_ids), 1)
+        self.account.action_import_products()
+        self.assertEqual(
+            template.attribute_line_ids.attribute_id.create_variant, "always"
+        )
+        self.assertEqual(len(template.product_variant_ids), 2)
+
+    def test_a_second_category_gives_one_product_per_combination(self):
+        product = self.product_named("Invoice Sync Plugin")
+        url = f"{self.sandbox.base_url}/products/{product['id']}/variant_categories"
+        headers = {"Authorization": f"Bearer {self.sandbox.token}"}
+        created = requests.post(
+            url, data={"title": "Support"}, headers=headers, timeout=5
+        ).json()["variant_category"]
+        self.addCleanup(
+            requests.delete, f"{url}/{created['id']}", headers=headers, timeout=5
+        )
+        for name in ("Email", "Phone"):
+            requests.post(
+                f"{url}/{created['id']}/variants",
+                data={"name": name, "price_difference_cents": 1500},
+                headers=headers,
+                timeout=5,
+            ).raise_for_status()
+        self.account.action_import_products()
+        template = self.template_of(product)
+        self.assertEqual(len(template.product_variant_ids), 4)
+        self.assertEqual(
+            sorted(template.attribute_line_ids.attribute_id.mapped("name")),
+            ["License type", "Support"],
+        )
+        self.assertEqual(
+            sorted(template.product_variant_ids.mapped("lst_price")),
+            [64.0, 64.0, 114.0, 114.0],
+        )
+
+    def test_physical_product_variants_carry_their_gumroad_sku_id(self):
+        product = self.product_named("Invoice Sync Plugin")
+        self.sandbox.set_product(product["id"], kind="physical")
+        self.addCleanup(self.sandbox.set_product, product["id"], kind="plugin")
+        skus = self.account._gumroad_client().list_skus(product["id"])
+        self.account.action_import_products()
+        template = self.template_of(product)
+        self.assertEqual(template.type, "consu")
+        by_sku = {
+            v.gumroad_sku_id: v.product_template_attribute_value_ids.name
+            for v in template.product_variant_ids
+        }
+        self.assertEqual(by_sku, {s["id"]: s["name"] for s in skus})
+
+    def test_offer_codes_are_kept_on_the_product(self):
+        self.account.action_import_products()
+        template = self.template_of(self.product_named("Invoice Sync Plugin"))
+        self.assertEqual(template.gumroad_offer_codes, {"SAVE5": {"amount_cents": 500}})
+        handbook = self.template_of(self.product_named("The Odoo Integration Handbook"))
+        self.assertEqual(
+            handbook.gumroad_offer_codes, {"LAUNCH20": {"percent_off": 20}}
+        )

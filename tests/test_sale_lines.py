@@ -8,6 +8,7 @@ taxes apart (purchase.rb:3729-3745).
 """
 
 from odoo.tests import tagged
+from odoo.tools import format_amount
 
 from .common import GumroadCommon
 
@@ -241,3 +242,123 @@ class TestSaleLines(GumroadCommon):
         self.assertEqual(invoice.amount_tax, 100.01)
         self.assertEqual(invoice.line_ids.filtered("tax_line_id").credit, 100.01)
         self.assertIn("8.1%", invoice.line_ids.filtered("tax_line_id").tax_line_id.name)
+
+
+@tagged("post_install", "-at_install")
+class TestSaleVariantLines(GumroadCommon):
+    """The invoice line's product is the product.product of the sale's variant or SKU
+    (issue #18 section 1, gumroad/catalog.py); offer codes are named with their
+    discount; amounts stay what was paid."""
+
+    sandbox_sales = 20
+    sale_payload = TestSaleLines.sale_payload
+    book = TestSaleLines.book
+
+    def plugin(self):
+        return next(
+            p for p in self.sandbox.products if p["name"] == "Invoice Sync Plugin"
+        )
+
+    def plugin_payload(self, sale_id, **keys):
+        plugin = self.plugin()
+        keys.setdefault("variants", None)
+        keys.setdefault("offer_code", None)
+        return self.sale_payload(
+            sale_id,
+            9900,
+            product_id=plugin["id"],
+            product_name=plugin["name"],
+            product_permalink="invsync",
+            **keys,
+        )
+
+    def product_line(self, record):
+        return record.invoice_id.invoice_line_ids.filtered(
+            lambda ln: ln.display_type == "product"
+        )
+
+    def template(self):
+        return self.env["product.template"].search(
+            [
+                ("gumroad_account_id", "=", self.account.id),
+                ("gumroad_product_id", "=", self.plugin()["id"]),
+            ]
+        )
+
+    def test_line_product_is_the_variant_of_the_sale(self):
+        self.account.action_import_products()
+        record = self.book(
+            self.plugin_payload(
+                "VkFSSUFOVDE", variants={"License type": "Team (5 seats)"}
+            )
+        )
+        line = self.product_line(record)
+        self.assertEqual(len(self.template().product_variant_ids), 2)
+        self.assertEqual(line.product_id.product_tmpl_id, self.template())
+        self.assertEqual(
+            line.product_id.product_template_attribute_value_ids.name, "Team (5 seats)"
+        )
+        self.assertEqual(
+            line.name, "Invoice Sync Plugin (License type: Team (5 seats))"
+        )
+        self.assertEqual(record.invoice_id.amount_total, 99.0)
+
+    def test_unknown_variant_falls_back_to_the_default_variant_named_in_the_label(
+        self,
+    ):
+        self.account.action_import_products()
+        record = self.book(
+            self.plugin_payload("VkFSSUFOVDI", variants={"License type": "Enterprise"})
+        )
+        line = self.product_line(record)
+        self.assertEqual(line.product_id, self.template().product_variant_id)
+        self.assertIn("License type: Enterprise", line.name)
+
+    def test_sku_id_picks_the_variant_when_the_names_do_not(self):
+        plugin = self.plugin()
+        self.sandbox.set_product(plugin["id"], kind="physical")
+        self.addCleanup(self.sandbox.set_product, plugin["id"], kind="plugin")
+        self.account.action_import_products()
+        team = self.account._gumroad_client().list_skus(plugin["id"])[1]
+        record = self.book(
+            self.plugin_payload(
+                "U0tVU0FMRTE",
+                variants={"Size": "renamed since"},
+                sku_id=team["id"],
+                sku_external_id=team["id"],
+            )
+        )
+        line = self.product_line(record)
+        self.assertEqual(line.product_id.gumroad_sku_id, team["id"])
+        self.assertEqual(
+            line.product_id.product_template_attribute_value_ids.name, "Team (5 seats)"
+        )
+
+    def test_offer_code_discount_comes_from_the_product_offer_codes(self):
+        self.account.action_import_products()
+        record = self.book(
+            self.plugin_payload(
+                "T0ZGRVJDT0Q",
+                offer_code={"code": "SAVE5", "name": "SAVE5"},
+            )
+        )
+        discount = format_amount(self.env, 5.0, self.usd)
+        self.assertEqual(
+            self.product_line(record).name,
+            f"Invoice Sync Plugin (offer code SAVE5: {discount} off)",
+        )
+        self.assertEqual(record.offer_code, "SAVE5")
+        self.assertEqual(record.invoice_id.amount_total, 99.0)
+
+    def test_offer_code_discount_of_the_sale_json_when_the_product_is_unknown(self):
+        record = self.book(
+            self.plugin_payload(
+                "T0ZGRVJKU04",
+                offer_code={"code": "SAVE5", "displayed_amount_off": "$5", "name": "x"},
+            )
+        )
+        self.assertEqual(
+            self.product_line(record).name,
+            "Invoice Sync Plugin (offer code SAVE5: $5 off)",
+        )
+        self.assertEqual(record.invoice_id.amount_total, 99.0)
