@@ -129,6 +129,14 @@ def variant_json(option, product):
     return data
 
 
+def sku_json(sku, product):
+    """Sku#as_json: BaseVariant's keys, plus `custom_sku` when the seller set one."""
+    data = variant_json(sku, product)
+    if sku.custom_sku:
+        data["custom_sku"] = sku.custom_sku
+    return data
+
+
 # -- offer codes (offer_codes_controller.rb) -------------------------------------------
 def _offer_codes(store, product):
     codes = [offer for offer in product.offer_codes if not offer.deleted]
@@ -398,7 +406,10 @@ def _variants_handler(action):
 def list_skus(store, request, product):
     """SKUs of SKU-enabled products, the variants of a physical product, else []."""
     data = []
-    if product.kind == "physical":
+    skus = [sku for sku in product.skus if not sku.deleted]
+    if skus:
+        data = [sku_json(sku, product) for sku in skus]
+    elif product.kind == "physical":
         data = [
             variant_json(option, product)
             for category in _categories(product)

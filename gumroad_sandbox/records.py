@@ -91,6 +91,7 @@ class VariantOption:
     description: str | None = None
     max_purchase_count: int | None = None
     deleted: bool = False
+    custom_sku: str | None = None  # a SKU's seller-set code (Sku#as_json)
 
 
 @dataclass(eq=False)
@@ -140,6 +141,8 @@ class Product:
     average_rating: float | None = None
     offer_codes: list = field(default_factory=list)
     variant_categories: list = field(default_factory=list)
+    # A SKU-enabled physical product's SKUs (VariantOption rows), set by tests.
+    skus: list = field(default_factory=list)
     weight: float = 1.0
     sales_window: tuple = (0.0, 1.0)  # share of the demo date range it sold in
     max_purchase_count: int | None = None

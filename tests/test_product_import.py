@@ -5,6 +5,7 @@ import requests
 from odoo.fields import Command
 from odoo.tests import tagged
 
+from ..gumroad_sandbox.records import VariantOption
 from .common import GumroadCommon
 
 
@@ -211,6 +212,31 @@ class TestProductImport(GumroadCommon):
             for v in template.product_variant_ids
         }
         self.assertEqual(by_sku, {s["id"]: s["name"] for s in skus})
+
+    def test_sku_enabled_product_has_one_variant_per_sku(self):
+        product = self.product_named("Invoice Sync Plugin")
+        self.sandbox.set_product(
+            product["id"],
+            kind="physical",
+            skus=[
+                VariantOption("sku-single", "Single seat", 0),
+                VariantOption("sku-team", "Team (5 seats)", 7000, custom_sku="TEAM-5"),
+            ],
+        )
+        self.addCleanup(self.sandbox.set_product, product["id"], kind="plugin", skus=[])
+        self.account.action_import_products()
+        template = self.template_of(product)
+        by_sku = {
+            v.gumroad_sku_id: (v.product_template_attribute_value_ids.name, v.lst_price)
+            for v in template.product_variant_ids
+        }
+        self.assertEqual(
+            by_sku,
+            {
+                "sku-single": ("Single seat", 49.0),
+                "sku-team,TEAM-5": ("Team (5 seats)", 119.0),
+            },
+        )
 
     def test_offer_codes_are_kept_on_the_product(self):
         self.account.action_import_products()

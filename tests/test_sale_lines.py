@@ -10,6 +10,7 @@ taxes apart (purchase.rb:3729-3745).
 from odoo.tests import tagged
 from odoo.tools import format_amount
 
+from ..gumroad_sandbox.records import VariantOption
 from .common import GumroadCommon
 
 
@@ -333,6 +334,29 @@ class TestSaleVariantLines(GumroadCommon):
         self.assertEqual(
             line.product_id.product_template_attribute_value_ids.name, "Team (5 seats)"
         )
+
+    def test_custom_sku_of_a_sku_enabled_product_picks_its_variant(self):
+        plugin = self.plugin()
+        self.sandbox.set_product(
+            plugin["id"],
+            kind="physical",
+            skus=[
+                VariantOption("sku-single", "Single seat", 0),
+                VariantOption("sku-team", "Team (5 seats)", 5000, custom_sku="TEAM-5"),
+            ],
+        )
+        self.addCleanup(self.sandbox.set_product, plugin["id"], kind="plugin", skus=[])
+        self.account.action_import_products()
+        record = self.book(
+            self.plugin_payload(
+                "Q1VTVE9NU0s",
+                variants={"License type": "Team (5 seats)"},
+                sku_id="TEAM-5",
+            )
+        )
+        line = self.product_line(record)
+        self.assertEqual(line.product_id.gumroad_sku_id, "sku-team,TEAM-5")
+        self.assertEqual(record.invoice_id.amount_total, 99.0)
 
     def test_offer_code_discount_comes_from_the_product_offer_codes(self):
         self.account.action_import_products()

@@ -15,6 +15,7 @@ from gumroad.catalog import (
     read_catalogue,
 )
 from gumroad.sales import parse_sale
+from gumroad_sandbox.records import VariantOption
 
 
 def client_for(sandbox):
@@ -143,3 +144,23 @@ def test_product_json_variants_are_the_fallback_without_ids(sandbox):
 def test_unreadable_offer_codes_are_named_errors(item):
     with pytest.raises(MalformedPayloadError):
         parse_offer_code(item)
+
+
+def test_sku_enabled_product_gives_one_attribute_of_its_skus(sandbox):
+    plugin = product_named(sandbox, "Invoice Sync Plugin")
+    sandbox.set_product(
+        plugin["id"],
+        kind="physical",
+        skus=[
+            VariantOption("sku-single", "Single seat", 0),
+            VariantOption("sku-team", "Team (5 seats)", 5000, custom_sku="TEAM-5"),
+        ],
+    )
+    client = client_for(sandbox)
+    assert client.list_skus(plugin["id"])[1]["custom_sku"] == "TEAM-5"
+    (attribute,) = read_catalogue(client, client.get_product(plugin["id"])).attributes()
+    assert attribute.title == "License type"
+    assert [(o.name, o.sku_ids) for o in attribute.options] == [
+        ("Single seat", ("sku-single",)),
+        ("Team (5 seats)", ("sku-team", "TEAM-5")),
+    ]
