@@ -586,7 +586,8 @@ class SandboxServer:
         Overrides: product_id, email, full_name, country_iso2, variant, recurrence,
         quantity, offer_code, pay_what_you_want, custom_fields, listed_amount_cents,
         created_at, subscription_id (a renewal), giftee_email, test, purchaser_id,
-        url_params, affiliate_email, referrer, can_contact, street_address, city, sku_id;
+        url_params, affiliate_email, referrer, can_contact, street_address, city,
+        sku_id;
         money (USD cents, readme/GUMROAD_MONEY.md): affiliate_credit_cents (with
         affiliate_email; default 10 % of price), payment_processor ("paypal" or
         "stripe_connect": a direct sale) and processor_fee_cents, shipping_cents

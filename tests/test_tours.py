@@ -158,3 +158,29 @@ class TestGumroadTours(GumroadCommon, HttpCase):
             login="admin",
             timeout=300,
         )
+
+    def test_an_accountants_monday_activity_sale_in_error_retry_alert_closes(self):
+        admin = self.env.ref("base.user_admin")
+        self.account.responsible_user_id = admin
+        sale = self.sandbox_sale(
+            lambda s: self.untouched(s) and not s["is_gift_sender_purchase"]
+        )
+        broken = dict(sale, price="twelve dollars")
+        self.env["gumroad.sale"]._book_payloads(self.account, [broken])
+        record = self.record(sale["id"])
+        self.assertEqual(record.state, "error")
+        self.account._refresh_alerts()
+        alert = self.account.alert_ids
+        self.assertEqual(alert.kind, "sales_error")
+        self.assertEqual(alert.activity_id.user_id, admin)
+        self.assertTrue(PLAIN_NAME.match(self.account.name))
+
+        self.start_tour(
+            self.tour_url(connector=self.account.name),
+            "gumroad_connector_monday_tour",
+            login="admin",
+            timeout=300,
+        )
+        self.assertEqual(record.state, "invoiced")
+        self.assertEqual(alert.state, "closed")
+        self.assertFalse(alert.activity_id.exists().active, "the activity is done")
