@@ -27,6 +27,7 @@ import threading
 import requests
 
 from .server import SandboxServer
+from .store import MONEY_OPTIONS
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8765"
 
@@ -109,18 +110,7 @@ def sale_action(name):
     return run
 
 
-ADD_SALE_OPTIONS = (
-    "product_id",
-    "email",
-    "affiliate_email",
-    "affiliate_credit_cents",
-    "payment_processor",
-    "processor_fee_cents",
-    "shipping_cents",
-    "tip_cents",
-    "seller_tax_cents",
-    "gumroad_tax_cents",
-)
+ADD_SALE_OPTIONS = ("product_id", "email", "affiliate_email", *MONEY_OPTIONS)
 
 
 def add_sale(args):
