@@ -5,13 +5,16 @@ from . import gumroad_account_webhook
 from . import gumroad_account_alerts
 from . import gumroad_alert
 from . import gumroad_account
+from . import gumroad_account_memberships
 from . import gumroad_sale_booking
 from . import gumroad_sale_license
 from . import gumroad_sale
+from . import gumroad_sale_subscription
 from . import gumroad_import
 from . import gumroad_payout
 from . import gumroad_payout_line
 from . import gumroad_subscription
+from . import gumroad_subscription_movement
 from . import gumroad_webhook_event
 from . import account_move
 from . import product_product

@@ -79,6 +79,7 @@ class GumroadAccountSync(models.AbstractModel):
                 self.env.ref(
                     "gumroad_connector.ir_cron_gumroad_import_sales"
                 )._trigger()
+            account._cron_import_subscribers()
             self.env["gumroad.payout"]._cron_sync_payouts(account)
             account._refresh_alerts()
             if cron._commit_progress(1, remaining=len(accounts) - index - 1) <= 0:

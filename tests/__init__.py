@@ -13,3 +13,4 @@ from . import test_sale_lines
 from . import test_retention
 from . import test_webhook_health
 from . import test_alerts
+from . import test_memberships

@@ -191,7 +191,9 @@ class TestWebhook(GumroadWebhookCommon):
         subscription = self.env["gumroad.subscription"].search(
             [("gumroad_id", "=", subscription_id)]
         )
-        self.assertEqual(subscription.status, "cancelled")
+        # Cancelled at the end of the paid period: Gumroad's "pending_cancellation".
+        self.assertEqual(subscription.status, "pending_cancellation")
+        self.assertTrue(subscription.is_active)
         self.assertEqual(subscription.cancelled_by, "buyer")
         self.assertTrue(subscription.cancelled_at)
         self.assertEqual(subscription.product_name, renewal["product_name"])
@@ -202,7 +204,8 @@ class TestWebhook(GumroadWebhookCommon):
             )
         )
         self.process_events()
-        self.assertEqual(subscription.status, "ended")
+        self.assertEqual(subscription.status, "cancelled")
+        self.assertFalse(subscription.is_active)
         self.assertTrue(subscription.ended_at)
 
     def test_registration_is_idempotent_against_the_sandbox(self):
@@ -267,7 +270,7 @@ class TestWebhook(GumroadWebhookCommon):
         self.sandbox.restart_subscription(subscription_id)
         self.post(body("subscription_restarted", subscription_id=subscription_id))
         self.process_events()
-        self.assertEqual(subscription.status, "restarted")
+        self.assertEqual(subscription.status, "alive")
         self.assertTrue(subscription.restarted_at)
         states = set(self.events.search([]).mapped("state"))
         self.assertEqual(states, {"done"}, "every ping processed")
