@@ -196,6 +196,11 @@ def test_a_database_booked_by_19_0_1_1_0_upgrades_and_uninstalls_keeping_its_mov
                 "env.cr.commit()\n"
                 "account.action_sync_payouts()\n"
                 "env.cr.commit()\n"
+                # Subscriptions as 19.0.1.1.0's pings left them.
+                "for status in ('alive', 'cancelled', 'ended', 'restarted'):\n"
+                "    env['gumroad.subscription'].create({'account_id': account.id, "
+                "'gumroad_id': 'sub-' + status, 'status': status})\n"
+                "env.cr.commit()\n"
                 "print('OLD BOOKED', len(account.sale_ids), flush=True)\n",
                 tmp_path / "book-old.log",
             )
@@ -223,6 +228,20 @@ def test_a_database_booked_by_19_0_1_1_0_upgrades_and_uninstalls_keeping_its_mov
         assert after["links"] == before["links"], "every move keeps its sale"
         assert after["payouts"] == before["payouts"]
         assert after["reconciled"] == before["reconciled"]
+        with psycopg2.connect(dbname=database, **db_connect_kwargs()) as conn:
+            cr = conn.cursor()
+            cr.execute(
+                "SELECT gumroad_id, status, is_active FROM gumroad_subscription "
+                "WHERE gumroad_id LIKE 'sub-%' ORDER BY gumroad_id"
+            )
+            statuses = cr.fetchall()
+        conn.close()
+        assert statuses == [
+            ("sub-alive", "alive", True),
+            ("sub-cancelled", "pending_cancellation", True),
+            ("sub-ended", "cancelled", False),
+            ("sub-restarted", "alive", True),
+        ], "the old statuses read as Gumroad's"
 
         output = shell(
             new_args,
