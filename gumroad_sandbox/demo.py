@@ -730,21 +730,21 @@ def apply_history(rng, state, now):
             continue
         draw = rng.random()
         if draw < 0.05:
-            row.refunded_listed = row.listed_total
-            row.refund_count = 1
+            row.refunds = [row.listed_total]
         elif draw < 0.10:
             first = max(
                 1, round_half_up(row.listed_total * rng.choice((0.2, 0.3, 0.5)))
             )
-            row.refunded_listed = first
-            row.refund_count = 1
+            row.refunds = [first]
             if rng.random() < 0.3:
                 # A second partial refund; sometimes it brings the total to the price.
                 second = row.listed_total - first if rng.random() < 0.3 else first // 2
-                row.refunded_listed = min(row.listed_total, first + max(second, 1))
-                row.refund_count = 2
+                total = min(row.listed_total, first + max(second, 1))
+                if total > first:
+                    row.refunds.append(total - first)
         elif draw < 0.12 and row.subscription is None:
             row.disputed = True
+            row.refunds_before_dispute = 0
             row.dispute_won = rng.random() < 0.5
     for subscription in state.subscriptions:
         if rng.random() < 0.15:

@@ -6,6 +6,7 @@ These are the sandbox's own truth. `shapes.py` turns them into Gumroad's JSON an
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from .currency import Currency, listed_to_usd_cents, round_half_up, usd_cents_to_listed
 from .ids import order_id_for
@@ -201,8 +202,10 @@ class Sale:
     tax_label: str | None = None
     # The seller collected tax_cents (inside price), not Gumroad (outside it).
     seller_tax: bool = False
-    refunded_listed: int = 0  # listed minor units refunded so far
-    refund_count: int = 0
+    # Each refund's listed minor units, in order (G3 splits every refund on its own).
+    refunds: list = field(default_factory=list)
+    # How many of `refunds` came before the dispute (None: never disputed).
+    refunds_before_dispute: int | None = None
     disputed: bool = False
     dispute_won: bool = False
     gift_role: str | None = None  # "sender" | "receiver"
@@ -234,6 +237,39 @@ class Sale:
     upsell: dict | None = None  # UpsellPurchase#as_json
     ppp_discount: int | None = None  # purchasing power parity discount, percent
     presentment: bool = False  # charged in the buyer's (listed) currency
+    # Paid into the seller's own account: "paypal" | "stripe_connect" (None: Gumroad's
+    # own account). Only then the JSON carries the processor_* keys (purchase.rb).
+    payment_processor: str | None = None
+    processor_transaction_id: str | None = None
+    processor_fee_cents: int | None = None  # the processor's own fee
+    processor_fee_currency: str | None = None
+    # Physical products: shipping inside price (USD cents) and the address.
+    shipping_cents: int = 0
+    street_address: str | None = None
+    city: str | None = None
+    # Pre-orders (app/models/preorder.rb): the authorization charges nothing and is not
+    # listed; its release is a new sale pointing at the same Preorder.
+    preorder: "Preorder | None" = None
+    is_preorder_authorization: bool = False
+
+    @property
+    def refunded_listed(self):
+        """Listed minor units refunded so far."""
+        return sum(self.refunds)
+
+    @property
+    def refund_count(self):
+        return len(self.refunds)
+
+    @property
+    def gumroad_tax_cents(self):
+        """Tax Gumroad collected: outside price, never the seller's (G8)."""
+        return 0 if self.seller_tax or not self.tax_label else self.tax_cents
+
+    @property
+    def direct(self):
+        """Paid into the seller's own PayPal or Stripe account (G6)."""
+        return self.payment_processor is not None
 
     @property
     def order_id(self):
@@ -281,24 +317,52 @@ class Sale:
 
     def refunded_usd(self):
         """USD cents refunded: the refunded share of price, rounded half up."""
-        if self.refunded_listed == 0 or self.listed_total == 0:
-            return 0
-        if self.fully_refunded:
-            return self.price
-        return round_half_up(self.price * self.refunded_listed / self.listed_total)
+        return usd_share(self.price, self.refunded_listed, self.listed_total)
 
     def net_usd(self):
         if self.fully_refunded or self.chargedback:
             return 0
         return self.price - self.refunded_usd()
 
-    def fee_kept(self):
-        """USD cents of Gumroad's fee the sale still pays: never more than it keeps."""
-        return min(self.fee, self.net_usd())
+    def refunds_usd(self):
+        """Each refund's USD cents: the change of the refunded USD share it made
+        (the whole price once the refunds reach the listed total)."""
+        amounts, before, total = [], 0, 0
+        for amount in self.refunds:
+            total += amount
+            now = usd_share(self.price, total, self.listed_total)
+            amounts.append(now - before)
+            before = now
+        return amounts
 
     def earnings_usd(self):
-        """USD cents Gumroad owes the seller for the sale (what a payout pays)."""
-        return self.net_usd() - self.fee_kept()
+        """USD cents the sale leaves on the seller's Gumroad balance (G1-G6)."""
+        from .ledger import earnings  # noqa: PLC0415 (ledger imports records)
+
+        return earnings(self)
+
+
+@dataclass(eq=False)
+class Preorder:
+    """Gumroad's Preorder record: made with its authorization purchase."""
+
+    created_at: datetime
+    authorization: "Sale | None" = None
+    charge: "Sale | None" = None  # the release's new sale, once charged
+    cancelled: bool = False
+
+    @property
+    def in_preorder_state(self):
+        return self.charge is None and not self.cancelled
+
+
+def usd_share(price, listed_part, listed_total):
+    """USD cents of `listed_part` of a sale: rounded half up, all of it at the end."""
+    if listed_part <= 0 or listed_total <= 0:
+        return 0
+    if listed_part >= listed_total:
+        return price
+    return round_half_up(Decimal(price) * listed_part / listed_total)
 
 
 @dataclass(eq=False)

@@ -11,7 +11,7 @@ from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from . import demo, payout_rows
+from . import demo, ledger, payout_rows
 from .currency import get_currency
 from .ids import derived_id, external_id, row_key_for
 from .records import (
@@ -351,10 +351,21 @@ class SandboxStore:
     def balance(self):
         """The seller's Gumroad balance in USD cents, and what makes it up.
 
-        Every listed paid sale adds its earnings (price less refunds, chargebacks and
-        the fee it still pays); every completed payout takes its amount out. A refund
-        of a sale already paid out makes the balance lower, as Gumroad deducts it
-        from the next payout.
+        Every listed charged sale books by Gumroad's rules (ledger.py, G1-G8); every
+        completed payout takes its amount out; credits add theirs. The money keys
+        cover the sales through Gumroad's own account, so that
+
+            earned = gross - refunded - fees - affiliate - retained
+            balance = earned + credits - paid_out
+
+        (`refunded` counts refunds and chargebacks less won disputes, `fees` and
+        `affiliate` what the sales still pay after what refunds gave back, `retained`
+        the processor fees Gumroad kept on refunds). Direct sales (PayPal, Stripe
+        Connect) never touch the balance: `direct_sales_cents` is what they left in
+        the seller's own accounts (price - fee - affiliate - processor fee, less
+        refunds and chargebacks). Pre-order authorizations book nothing. A refund of
+        a sale already paid out makes the balance lower, as Gumroad deducts it from
+        the next payout.
         """
         now = self.now()
         rows = [row for row in self.listed.rows if row.paid and row.created_at <= now]
@@ -363,16 +374,40 @@ class SandboxStore:
             for p in self.payouts
             if p.status == "completed" and p.created_at <= now
         )
-        earned = sum(row.earnings_usd() for row in rows)
+        totals = dict.fromkeys(
+            ("gross", "refunded", "fees", "affiliate", "retained", "direct"), 0
+        )
+        for row in rows:
+            if row.direct:
+                totals["direct"] += ledger.direct_net(row)
+                continue
+            for move in ledger.moves(row):
+                if move.kind == ledger.SALE:
+                    totals["gross"] += move.gross
+                else:
+                    totals["refunded"] -= move.gross
+                totals["fees"] += move.fee
+                totals["affiliate"] += move.affiliate
+                totals["retained"] += move.retained
+        earned = (
+            totals["gross"]
+            - totals["refunded"]
+            - totals["fees"]
+            - totals["affiliate"]
+            - totals["retained"]
+        )
         credited = sum(c.amount_cents for c in self.credits if c.created_at <= now)
         return {
-            "gross_cents": sum(row.price for row in rows),
-            "refunded_cents": sum(row.price - row.net_usd() for row in rows),
-            "fees_cents": sum(row.fee_kept() for row in rows),
+            "gross_cents": totals["gross"],
+            "refunded_cents": totals["refunded"],
+            "fees_cents": totals["fees"],
+            "affiliate_cents": totals["affiliate"],
+            "retained_cents": totals["retained"],
             "earned_cents": earned,
             "paid_out_cents": paid_out,
             "credits_cents": credited,
             "balance_cents": earned + credited - paid_out,
+            "direct_sales_cents": totals["direct"],
             "payouts": sum(1 for p in self.payouts if p.status == "completed"),
         }
 
@@ -590,8 +625,7 @@ class SandboxStore:
             raise SandboxError(
                 "Refund amount cannot be greater than the purchase price."
             )
-        row.refunded_listed += amount
-        row.refund_count += 1
+        row.refunds.append(amount)
         if row.gift_role == "sender":
             return row, []  # no refund ping for gifts (purchase.rb:4856-4860)
         return row, [PingEvent("refund", row, None, None)]
@@ -602,6 +636,7 @@ class SandboxStore:
             raise SandboxError("The sale was unable to be modified.")
         row.disputed = True
         row.dispute_won = False
+        row.refunds_before_dispute = len(row.refunds)
         if row.gift_peer is not None:  # mark_giftee_purchase_as_chargeback
             row.gift_peer.disputed = True
         events = [PingEvent("dispute", row, None, None)]
