@@ -447,7 +447,13 @@ class GumroadAccount(models.Model):
             figures = {}
             for period, since in (("month", month_start), ("all", date.min)):
                 [(gross, refunds, fees, net)] = self.env["gumroad.sale"]._read_group(
-                    [("account_id", "=", account_id), ("sale_date", ">=", since)],
+                    # The Gumroad balance's sales: direct (PayPal / Stripe Connect)
+                    # sales are in the seller's own accounts.
+                    [
+                        ("account_id", "=", account_id),
+                        ("sale_date", ">=", since),
+                        ("payment_processor", "=", False),
+                    ],
                     [],
                     money,
                 )

@@ -10,3 +10,4 @@ from . import test_license
 from . import test_balance
 from . import test_payout_transactions
 from . import test_sale_lines
+from . import test_money_rules
