@@ -21,13 +21,23 @@ answers {"ok": true, ...} or {"ok": false, "error": ...}):
   POST /_sandbox/faults                update settings, e.g. rate_limit_every=5
                                        (reset=1 turns the others off first)
   POST /_sandbox/faults/reset          every fault off
-  POST /_sandbox/sales                 add_sale(**body) and its `sale` ping
+  POST /_sandbox/sales                 add_sale(**body) and its `sale` ping (also
+                                       /_sandbox/add_sale); money options, USD cents:
+                                       affiliate_email + affiliate_credit_cents,
+                                       payment_processor (paypal | stripe_connect) +
+                                       processor_fee_cents, shipping_cents (physical
+                                       product), tip_cents, seller_tax_cents,
+                                       gumroad_tax_cents, preorder=1 (an authorization)
+  POST /_sandbox/release_preorder      sale_id: charge a pre-order authorization, a
+                                       new listed sale with preorder_authorization_time
   POST /_sandbox/refund                sale_id, amount_cents (optional)
   POST /_sandbox/dispute               sale_id
   POST /_sandbox/win_dispute           sale_id
   POST /_sandbox/cancel_subscription   subscription_id, by, immediately
-  GET  /_sandbox/balance               the seller's balance in USD cents: gross,
-                                       refunded, fees, earned, paid_out, balance
+  GET  /_sandbox/balance               the seller's balance in USD cents by Gumroad's
+                                       rules (G1-G8): gross, refunded, fees,
+                                       affiliate, retained, earned, paid_out, credits,
+                                       balance, direct_sales
   POST /_sandbox/payout                pay the whole balance out now (a completed
                                        payout listing its sales)
   POST /_sandbox/ping                  resource, sale_id | subscription_id, test;

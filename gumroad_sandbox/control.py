@@ -63,14 +63,32 @@ def _reset_faults(sandbox, args):
     return _get_faults(sandbox, args)
 
 
+INTEGER_OPTIONS = (
+    "quantity",
+    "pay_what_you_want",
+    "listed_amount_cents",
+    "affiliate_credit_cents",
+    "processor_fee_cents",
+    "shipping_cents",
+    "tip_cents",
+    "seller_tax_cents",
+    "gumroad_tax_cents",
+)
+
+
 def _add_sale(sandbox, args):
     options = dict(args)
-    for name in ("quantity", "pay_what_you_want", "listed_amount_cents"):
-        if name in options:
+    for name in INTEGER_OPTIONS:
+        if options.get(name) not in (None, ""):
             options[name] = int(options[name])
-    if "test" in options:
-        options["test"] = _flag(options["test"])
+    for name in ("test", "preorder", "can_contact"):
+        if name in options:
+            options[name] = _flag(options[name])
     return {"ok": True, "sale": sandbox.add_sale(**options)}
+
+
+def _release_preorder(sandbox, args):
+    return {"ok": True, "sale": sandbox.release_preorder(args["sale_id"])}
 
 
 def _refund(sandbox, args):
@@ -149,6 +167,8 @@ ENDPOINTS = {
     ("POST", "/_sandbox/faults"): _set_faults,
     ("POST", "/_sandbox/faults/reset"): _reset_faults,
     ("POST", "/_sandbox/sales"): _add_sale,
+    ("POST", "/_sandbox/add_sale"): _add_sale,
+    ("POST", "/_sandbox/release_preorder"): _release_preorder,
     ("POST", "/_sandbox/refund"): _refund,
     ("POST", "/_sandbox/dispute"): _dispute,
     ("POST", "/_sandbox/win_dispute"): _win_dispute,

@@ -65,6 +65,6 @@ def format_money(listed_minor, currency):
 
 
 def format_usd_cents(usd_cents):
-    """USD Money#format with default rules (cents always shown): "$2.50"."""
+    """USD Money#format(no_cents_if_whole: true, symbol: true): "$2.50", "$3"."""
     major, minor = divmod(usd_cents, 100)
-    return f"${major:,}.{minor:02d}"
+    return f"${major:,}" if minor == 0 else f"${major:,}.{minor:02d}"

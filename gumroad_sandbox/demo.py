@@ -4,6 +4,7 @@ Everything is drawn from `random.Random(seed)` in a fixed order, so the same
 (seed, sales, start_date, end_date, products) always yields the same ids and amounts.
 """
 
+import dataclasses
 import heapq
 import random
 import unicodedata
@@ -18,12 +19,15 @@ from .records import (
     License,
     OfferCode,
     Payout,
+    Preorder,
     Product,
     Sale,
     Seller,
     Subscription,
     VariantOption,
+    make_direct,
     price_sale,
+    reprice,
 )
 
 UTC = timezone.utc
@@ -589,13 +593,195 @@ def generate(*, seed, sales, products, start_date, end_date, now):
         row.key = index * KEY_SPACING
     state.next_key = (len(state.rows) + 1) * KEY_SPACING
     apply_history(rng, state, now)
+    decorate_money_kinds(seed, state.rows)
+    add_physical_sales(seed, state, sales, products, range_start, now)
     state.payouts = build_payouts(rng, state, start_date, now)
     decorate_sales(seed, state.rows)
     decorate_seller_taxes(seed, state.rows)
+    decorate_gumroad_taxes(seed, state.rows)
     return state
 
 
 SELLER_TAXES = (("GST", 0.05), ("HST", 0.13))
+AFFILIATES = (
+    "partner@affiliates.example",
+    "reviews@bookkeeping-blog.example",
+    "newsletter@odoo-tips.example",
+)
+# Gumroad-collected tax by buyer country (TaxJar / VAT MOSS), outside price.
+GUMROAD_TAXES = {
+    "US": ("Sales tax", 0.0725),
+    "CA": ("GST", 0.05),
+    "GB": ("VAT", 0.2),
+    "FR": ("VAT", 0.2),
+    "DE": ("VAT", 0.19),
+    "ES": ("VAT", 0.21),
+    "NL": ("VAT", 0.21),
+}
+PHYSICAL_SPEC = {
+    "name": "Printed Month-End Close Checklist Poster",
+    "permalink": "closepst",
+    "currency": "usd",
+    "price": 2500,
+    "kind": "physical",
+    "tags": ["accounting", "print"],
+    "weight": 1,
+}
+STREETS = ("12 Market Street", "4 Rue de la Paix", "221 Baker Street", "7 Hauptstrasse")
+
+
+def decorate_money_kinds(seed, rows):
+    """Affiliates, Gumroad-collected tax and direct sales (PayPal, Stripe Connect) on
+    some one-off sales (readme/GUMROAD_MONEY.md). Price and fee stay what they were;
+    affiliates and direct sales change what the sale leaves on the Gumroad balance.
+
+    Each row draws from its own stream, so no other demo value shifts. Native PayPal
+    sales are taken among the rows already paid with PayPal, so their card stays.
+    """
+    for row in rows:
+        if not row.listed or not row.paid or row.subscription is not None:
+            continue
+        if row.gift_role is not None:
+            continue
+        rng = random.Random(f"{seed}:money-kinds:{row.key}")
+        if not row.affiliate_email and rng.random() < 0.08:
+            row.affiliate_email = rng.choice(AFFILIATES)
+            share = rng.choice((0.1, 0.2, 0.3))
+            row.affiliate_credit_cents = min(
+                round_half_up(row.price * share), row.price - row.fee
+            )
+        draw = rng.random()
+        if row.card_type == "paypal" and draw < 0.45:
+            make_direct(row, "paypal", rng)
+        elif row.card_type != "paypal" and draw < 0.07:
+            make_direct(row, "stripe_connect", rng)
+
+
+def decorate_gumroad_taxes(seed, rows):
+    """Tax Gumroad collected (US sales tax, Canadian GST, VAT) on some untaxed sales:
+    outside price, never the seller's (G8), so no money of the sale moves."""
+    for row in rows:
+        if not row.listed or not row.paid or row.tax_label:
+            continue
+        rng = random.Random(f"{seed}:gumroad-tax:{row.key}")
+        tax = GUMROAD_TAXES.get(row.country_iso2)
+        if tax and rng.random() < 0.3:
+            row.tax_label, rate = tax
+            row.tax_cents = round_half_up(row.price * rate)
+
+
+def add_physical_sales(seed, state, sales, products, range_start, now):
+    """The physical product, its sales with shipping (about 5 % of the demo's) and
+    three pre-orders of it (two released, one still authorized).
+
+    They take the place (key and time) of as many plain one-off sales of the other
+    products, picked from their own stream: `sales` stays the number of listed
+    sales and every other sale keeps its id, key and amounts. Demos under 20 sales
+    get none of it, and so do catalogues other than the default one."""
+    if sales < 20 or products is not None:
+        return
+    rng = random.Random(f"{seed}:physical")
+    created = range_start - timedelta(days=15)
+    product = build_product(PHYSICAL_SPEC, rng, len(state.products) + 1, created)
+    state.products.append(product)
+    builder = DemoBuilder(rng, state.seller)
+    builder.buyer_serial = 10_000  # buyer emails apart from the main stream's
+    candidates = [
+        index
+        for index, row in enumerate(state.rows)
+        if row.listed
+        and row.paid
+        and row.gift_role is None
+        and row.subscription is None
+        and not row.refunds
+        and not row.disputed
+        and not row.affiliate_email
+    ]
+    physical = max(1, sales // 20)
+    slots = sorted(rng.sample(candidates, min(len(candidates), physical + 2)))
+    released = slots[:2] if len(slots) > physical else []
+    for index in slots:
+        slot = state.rows[index]
+        if index in released:
+            authorized_at = max(
+                slot.created_at - timedelta(days=10), range_start - timedelta(days=10)
+            )
+            authorization = _preorder_authorization(
+                builder, product, authorized_at, now
+            )
+            authorization.key = slot.key + 1  # unlisted: only needs to be unique
+            state.rows.append(authorization)
+            row = dataclasses.replace(
+                authorization,
+                id=external_id(rng),
+                created_at=slot.created_at,
+                listed=True,
+                is_preorder_authorization=False,
+                refunds=[],
+                variants=dict(authorization.variants),
+                custom_fields=dict(authorization.custom_fields),
+                url_params=dict(authorization.url_params),
+            )
+            if row.payment_processor is not None:
+                make_direct(row, row.payment_processor, rng, row.processor_fee_cents)
+            authorization.preorder.charge = row
+        else:
+            row = physical_sale(builder, product, slot.created_at, now)
+        row.key = slot.key
+        state.rows[index] = row
+    if slots:
+        # One pre-order still waiting for its release, a few days before the end.
+        pending_at = max(now - timedelta(days=3), range_start)
+        pending = _preorder_authorization(builder, product, pending_at, now)
+        pending.key = state.rows[slots[-1]].key + 2
+        state.rows.append(pending)
+    state.rows.sort(key=lambda row: row.sort_key)
+
+
+def _preorder_authorization(builder, product, created_at, now):
+    row = physical_sale(builder, product, created_at, now)
+    row.is_preorder_authorization = True
+    row.listed = False
+    row.refunds = []
+    row.disputed = row.dispute_won = False
+    row.refunds_before_dispute = None
+    row.shipment = None
+    row.preorder = Preorder(created_at=created_at, authorization=row)
+    return row
+
+
+def physical_sale(builder, product, created_at, now):
+    """A sale of the physical product: shipping inside price, an address, and
+    sometimes a refund, a chargeback or a PayPal / Stripe Connect payment."""
+    rng = builder.rng
+    row = builder.make_sale(product, created_at)
+    shipping = 500 if row.country_iso2 in ("US", None) else 1500
+    reprice(row, row.price + shipping)
+    row.shipping_cents = shipping
+    row.street_address = rng.choice(STREETS)
+    row.city = {"US": "San Francisco", "FR": "Paris", "GB": "London"}.get(
+        row.country_iso2, "Berlin"
+    )
+    if created_at < now - timedelta(days=7):
+        row.shipment = {
+            "shipped": True,
+            "tracking_url": f"https://tools.usps.com/go/TrackConfirmAction?tLabels=9400{rng.randrange(10**12):012d}",
+        }
+    draw = rng.random()
+    if draw < 0.1:
+        make_direct(row, "stripe_connect", rng)
+    elif draw < 0.2:
+        make_direct(row, "paypal", rng)
+    draw = rng.random()
+    if draw < 0.1:
+        row.refunds = [row.listed_total]
+    elif draw < 0.2:
+        row.refunds = [round_half_up(row.listed_total * 0.3)]
+    elif draw < 0.25:
+        row.disputed = True
+        row.refunds_before_dispute = 0
+        row.dispute_won = rng.random() < 0.5
+    return row
 
 
 def decorate_seller_taxes(seed, rows):

@@ -93,9 +93,7 @@ def moves(row):
         return []
     direct = row.direct
     price, fee, affiliate = row.price, row.fee, row.affiliate_credit_cents
-    booked = [
-        Move(SALE, price, fee, affiliate, price - fee - affiliate, direct=direct)
-    ]
+    booked = [Move(SALE, price, fee, affiliate, price - fee - affiliate, direct=direct)]
     refunds = row.refunds_usd()
     before = row.refunds_before_dispute
     if before is None:

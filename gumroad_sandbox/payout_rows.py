@@ -99,7 +99,9 @@ def _gumroad_row(move, sale, day):
     """(row or None, affiliate change) of one booking through Gumroad's account."""
     if move.kind == ledger.SALE:
         day = sale.created_at.date().isoformat()
-        row = _sale_cells(SALE, day, sale, 1, move.gross, move.fee, move.gross - move.fee)
+        row = _sale_cells(
+            SALE, day, sale, 1, move.gross, move.fee, move.gross - move.fee
+        )
         return row, -move.affiliate
     if move.kind == ledger.FULL_REFUND:
         net = move.gross - move.fee - move.retained
@@ -127,7 +129,9 @@ def _direct_row(move, sale, day):
     refund_kind = PROCESSOR_ROWS[sale.payment_processor][0]
     if move.kind == ledger.SALE:
         day = sale.created_at.date().isoformat()
-        row = _sale_cells(SALE, day, sale, 1, move.gross, move.fee, move.gross - move.fee)
+        row = _sale_cells(
+            SALE, day, sale, 1, move.gross, move.fee, move.gross - move.fee
+        )
         return row, move.affiliate
     if move.kind in (ledger.FULL_REFUND, ledger.PARTIAL_REFUND):
         # summarize_*_refund: the refund's fee cents shown positive.

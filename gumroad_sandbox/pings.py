@@ -130,6 +130,20 @@ def sale_payload(row, seller, resource_name=None):
         payload["is_multiseat_license"] = license_.multiseat
     if row.ip_country:
         payload["ip_country"] = row.ip_country
+    if product.kind == "physical":
+        address = {
+            "full_name": row.full_name,
+            "street_address": row.street_address,
+            "country": row.country,
+            "state": row.state,
+            "zip_code": row.zip_code,
+            "city": row.city,
+        }
+        address = {key: value for key, value in address.items() if value}
+        payload.update(address)
+        payload["shipping_information"] = address
+        payload["shipping_rate"] = row.shipping_cents
+        payload["sku_id"] = f"pid_{product.id}"
     if row.subscription is not None:
         payload["recurrence"] = row.subscription.recurrence
     if row.affiliate_email:
@@ -153,7 +167,8 @@ def _add_optional_sale_keys(payload, row):
         payload["purchaser_id"] = row.purchaser_id
     if row.subscription is not None:
         payload["subscription_id"] = row.subscription.id
-    if row.affiliate_email:
+    if row.affiliate_email and row.affiliate_credit_cents > 0:
+        # Only once an AffiliateCredit row exists, i.e. for a credit above 0.
         payload["affiliate_credit_amount_cents"] = row.affiliate_credit_cents
     if row.url_params:
         payload["url_params"] = dict(row.url_params)
@@ -165,6 +180,8 @@ def _add_optional_sale_keys(payload, row):
         payload["test"] = True
     if row.recurring_charge:
         payload["is_recurring_charge"] = True
+    if row.is_preorder_authorization:
+        payload["is_preorder_authorization"] = True
     for name, value in row.custom_fields.items():
         payload[name] = value
     custom_fields = row.custom_fields

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from . import ledger
 from .currency import Currency, listed_to_usd_cents, round_half_up, usd_cents_to_listed
 from .ids import order_id_for
 
@@ -337,9 +338,7 @@ class Sale:
 
     def earnings_usd(self):
         """USD cents the sale leaves on the seller's Gumroad balance (G1-G6)."""
-        from .ledger import earnings  # noqa: PLC0415 (ledger imports records)
-
-        return earnings(self)
+        return ledger.earnings(self)
 
 
 @dataclass(eq=False)
@@ -465,3 +464,28 @@ def price_sale(currency, unit_listed, quantity, offer_code):
     listed_total = usd_cents_to_listed(price, currency)
     fee = 0 if price == 0 else min(price, round_half_up(price * 0.10) + 50)
     return listed_total, price, fee
+
+
+def reprice(row, price):
+    """A new USD price for a row: listed total and fee follow, as checkout does."""
+    row.price = price
+    row.listed_total = usd_cents_to_listed(price, row.currency)
+    row.fee = 0 if price == 0 else min(price, round_half_up(price * 0.10) + 50)
+
+
+def make_direct(row, processor, rng, processor_fee_cents=None):
+    """Paid into the seller's own PayPal or Stripe account (G6)."""
+    row.payment_processor = processor
+    if processor == "paypal":
+        row.processor_transaction_id = "".join(
+            rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(17)
+        )
+        default_fee = round_half_up(row.price * 0.0349) + 49
+        row.card_type, row.card_visual = "paypal", row.email
+    else:
+        row.processor_transaction_id = f"ch_{rng.getrandbits(96):024x}"
+        default_fee = round_half_up(row.price * 0.029) + 30
+    row.processor_fee_cents = (
+        default_fee if processor_fee_cents is None else processor_fee_cents
+    )
+    row.processor_fee_currency = "usd"

@@ -586,9 +586,19 @@ class SandboxServer:
         Overrides: product_id, email, full_name, country_iso2, variant, recurrence,
         quantity, offer_code, pay_what_you_want, custom_fields, listed_amount_cents,
         created_at, subscription_id (a renewal), giftee_email, test, purchaser_id,
-        url_params, affiliate_email, referrer, can_contact. Returns the API dict
-        (the sender's row for a gift)."""
+        url_params, affiliate_email, referrer, can_contact, street_address, city;
+        money (USD cents, readme/GUMROAD_MONEY.md): affiliate_credit_cents (with
+        affiliate_email; default 10 % of price), payment_processor ("paypal" or
+        "stripe_connect": a direct sale) and processor_fee_cents, shipping_cents
+        (physical products), tip_cents and seller_tax_cents (added to price),
+        gumroad_tax_cents (outside price), preorder (True: a pre-order
+        authorization, not listed; charge it with release_preorder). Returns the
+        API dict (the sender's row for a gift)."""
         return self._mutate(self.store.add_sale, self._sale_dict, **overrides)
+
+    def release_preorder(self, sale_id):
+        """Charge a pre-order authorization: a new listed sale (pinged); returns it."""
+        return self._mutate(self.store.release_preorder, self._sale_dict, sale_id)
 
     def add_gift(self, product_id=None, giftee_email="giftee@example.com", **overrides):
         """A gift purchase; returns (sender's listed sale, receiver's $0 sale)."""

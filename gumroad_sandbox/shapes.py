@@ -96,6 +96,7 @@ def sale_json(row, seller, now):
         "is_bundle_product_purchase": False,
         "subscription_duration": row.recurrence,
         "formatted_display_price": display,
+        "transaction_url_for_seller": transaction_url_for_seller(row),
         "formatted_total_price": total_text,
         "currency_symbol": currency.symbol,
         "currency": currency.code,
@@ -109,6 +110,8 @@ def sale_json(row, seller, now):
         "giftee_email": row.giftee_email,
         "gifter_email": row.gifter_email,
         "full_name": row.full_name,
+        "street_address": row.street_address,
+        "city": row.city,
         "state": row.state,
         "zip_code": row.zip_code,
         "country": row.country,
@@ -120,7 +123,7 @@ def sale_json(row, seller, now):
         "has_custom_fields": bool(row.custom_fields),
         "custom_fields": dict(row.custom_fields),
         "order_id": row.order_id,
-        "is_product_physical": False,
+        "is_product_physical": product.kind == "physical",
         "purchaser_id": row.purchaser_id,
         "is_recurring_billing": product.is_tiered_membership,
         "can_contact": row.can_contact,
@@ -145,10 +148,15 @@ def sale_json(row, seller, now):
         "utm_content": row.utm_content,
         "tip_cents": row.tip_cents,
         "tax_cents": row.tax_cents,
-        "shipping_cents": 0,
+        "shipping_cents": row.shipping_cents,
         "tax_label": row.tax_label,
         "tax_included_in_price": False if row.tax_label else None,
+        "payment_processor": row.payment_processor,
+        "processor_transaction_id": _if_direct(row, row.processor_transaction_id),
+        "processor_fee_cents": _if_direct(row, row.processor_fee_cents),
+        "processor_fee_currency": _if_direct(row, row.processor_fee_currency),
         "access_revoked": False,
+        "preorder_authorization_time": _preorder_authorization_time(row),
         "variants_price_cents": row.variants_price_cents,
         "review": row.review,
         "cancellation_date": _iso_or_none(
@@ -176,6 +184,28 @@ def sale_json(row, seller, now):
     _add_conditional_sale_blocks(sale, row, now)
     sale["quantity"] = row.quantity
     return sale
+
+
+def _if_direct(row, value):
+    """The processor_* keys come only with payment_processor (purchase.rb)."""
+    return value if row.payment_processor else None
+
+
+def transaction_url_for_seller(row):
+    """Only for Stripe Connect or direct PayPal sales (charge_processor.rb:229-233);
+    the dashboard URL shapes are the sandbox's."""
+    if row.payment_processor == "stripe_connect":
+        return f"https://dashboard.stripe.com/payments/{row.processor_transaction_id}"
+    if row.payment_processor == "paypal":
+        return f"https://www.paypal.com/activity/payment/{row.processor_transaction_id}"
+    return None
+
+
+def _preorder_authorization_time(row):
+    """preorder.created_at on a pre-order's release charge (is_preorder_charge?)."""
+    if row.preorder is None or row.is_preorder_authorization:
+        return None
+    return iso_time(row.preorder.created_at)
 
 
 def _ppp(row):
@@ -211,7 +241,7 @@ def _buyer_presentment(row):
         "tip_cents": tip,
         "seller_tax_cents": seller_tax,
         "gumroad_tax_cents": gumroad_tax,
-        "shipping_cents": 0,
+        "shipping_cents": usd_cents_to_listed(row.shipping_cents, currency),
         "total_cents": row.listed_total + gumroad_tax,
         "fx_rate": f"{1 / currency.usd_rate:.6f}",  # buyer currency per US dollar
         "refunded_cents": row.refunded_listed,
@@ -234,9 +264,17 @@ def _add_conditional_sale_blocks(sale, row, now):
         sale["free_trial_ended"] = None
         sale["free_trial_ends_on"] = None
         sale["recurring_charge"] = row.recurring_charge
-    if row.shipment is not None:
-        sale["shipped"] = row.shipment["shipped"]
-        sale["tracking_url"] = row.shipment["tracking_url"]
+    if row.preorder is not None:
+        # Not nil-filtered: both the authorization and its charge carry them.
+        sale["preorder_cancelled"] = row.preorder.cancelled
+        sale["is_preorder_authorization"] = row.is_preorder_authorization
+        sale["is_in_preorder_state"] = row.preorder.in_preorder_state
+    shipment = row.shipment
+    if shipment is None and row.product.kind == "physical":
+        shipment = {"shipped": False, "tracking_url": None}
+    if shipment is not None:
+        sale["shipped"] = shipment["shipped"]
+        sale["tracking_url"] = shipment["tracking_url"]
     if row.offer_code is not None:
         offer = row.offer_code
         if offer.percent_off is not None:
@@ -260,6 +298,14 @@ def _add_conditional_sale_blocks(sale, row, now):
         sale["license_disabled"] = license_.disabled
         sale["license_uses"] = license_.uses
         sale["is_multiseat_license"] = license_.multiseat
+    if row.product.kind == "physical":
+        # purchase.rb:2427-2435: without SKUs the sku is the product's own.
+        sale["sku_id"] = f"pid_{row.product.id}"
+        sale["sku_external_id"] = f"pid_{row.product.id}"
+    if row.shipping_cents > 0:
+        sale["formatted_shipping_amount"] = format_money(
+            usd_cents_to_listed(row.shipping_cents, row.currency), row.currency
+        )
 
 
 def invoice_url(row):
@@ -286,7 +332,7 @@ def product_json(product, seller, *, full=False, sales_stats=None):
     data = {
         "name": product.name,
         "description": product.description,
-        "require_shipping": False,
+        "require_shipping": product.kind == "physical",
         "preview_url": None,
         "custom_receipt": None,
         "customizable_price": product.customizable_price,

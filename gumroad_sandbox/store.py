@@ -5,6 +5,7 @@ the state); mutations return the ping events Gumroad would queue, and the server
 delivers them.
 """
 
+import dataclasses
 import threading
 from bisect import bisect_left, bisect_right
 from collections import namedtuple
@@ -12,17 +13,20 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from . import demo, ledger, payout_rows
-from .currency import get_currency
+from .currency import get_currency, round_half_up
 from .ids import derived_id, external_id, row_key_for
 from .records import (
     RECURRENCE_MONTHS,
     RESOURCE_NAMES,
     Credit,
     Payout,
+    Preorder,
     ResourceSubscription,
     Subscription,
     VariantCategory,
+    make_direct,
     price_sale,
+    reprice,
 )
 
 UTC = timezone.utc
@@ -46,7 +50,22 @@ ROW_OVERRIDES = (
     "affiliate_email",
     "referrer",
     "can_contact",
+    "street_address",
+    "city",
 )
+
+
+# add_sale options that change what the sale's money is made of (G1-G8).
+MONEY_OPTIONS = (
+    "affiliate_credit_cents",
+    "payment_processor",
+    "processor_fee_cents",
+    "shipping_cents",
+    "tip_cents",
+    "seller_tax_cents",
+    "gumroad_tax_cents",
+)
+PAYMENT_PROCESSORS = ("paypal", "stripe_connect")
 
 
 class SandboxError(Exception):
@@ -466,8 +485,21 @@ class SandboxStore:
         if giftee_email and product.is_tiered_membership:
             raise SandboxError("The sandbox does not imitate gifted memberships.")
         is_test = bool(options.pop("test", False))
+        preorder = bool(options.pop("preorder", False))
+        if preorder and (
+            giftee_email or subscription_id or product.is_tiered_membership
+        ):
+            raise SandboxError(
+                "The sandbox imitates pre-orders of one-off products only."
+            )
         offer = self._offer_for(product, options.pop("offer_code", None))
         row = self._build_row(product, created_at, offer, subscription_id, options)
+        if preorder:
+            # preorder.rb: the authorization charges nothing, is not in GET /sales,
+            # and is pinged (is_preorder_authorization=true).
+            row.is_preorder_authorization = True
+            row.listed = False
+            row.preorder = Preorder(created_at=row.created_at, authorization=row)
         if is_test:
             # The seller buying their own product: a test purchase, never listed.
             row.test = True
@@ -489,6 +521,41 @@ class SandboxStore:
         self._index(row)
         events.append(PingEvent("sale", row, None, None))
         return row, events
+
+    def release_preorder(self, sale_id):
+        """Preorder#charge!: the authorization's product, price, buyer, affiliate and
+        address charged now as a NEW listed sale with `preorder_authorization_time`;
+        returns (new row, its `sale` ping)."""
+        authorization = self._existing_sale(sale_id)
+        preorder = authorization.preorder
+        if not authorization.is_preorder_authorization or preorder is None:
+            raise SandboxError("The sale is not a pre-order authorization.")
+        if preorder.charge is not None or preorder.cancelled:
+            raise SandboxError("The pre-order was already charged.")
+        now = self.now()
+        row = dataclasses.replace(
+            authorization,
+            id=external_id(self.builder.rng),
+            created_at=now,
+            listed=True,
+            is_preorder_authorization=False,
+            refunds=[],
+            refunds_before_dispute=None,
+            disputed=False,
+            dispute_won=False,
+            variants=dict(authorization.variants),
+            custom_fields=dict(authorization.custom_fields),
+            url_params=dict(authorization.url_params),
+            license=None,
+        )
+        if row.payment_processor is not None:
+            make_direct(
+                row, row.payment_processor, self.builder.rng, row.processor_fee_cents
+            )
+        row.key = self._key_for(now)
+        preorder.charge = row
+        self._index(row)
+        return row, [PingEvent("sale", row, None, None)]
 
     def _product_for_new_sale(self, product_id):
         if product_id is None:
@@ -528,6 +595,7 @@ class SandboxStore:
         row_overrides = {
             name: options.pop(name) for name in ROW_OVERRIDES if name in options
         }
+        money = {name: options.pop(name) for name in MONEY_OPTIONS if name in options}
         if options:
             raise SandboxError(f"Unknown add_sale options: {sorted(options)}")
         if subscription is not None:
@@ -554,10 +622,7 @@ class SandboxStore:
                 setattr(row, name, getattr(first, name))
         for name, value in row_overrides.items():
             setattr(row, name, value)
-        if "affiliate_email" in row_overrides:
-            row.affiliate_credit_cents = (
-                round(row.price * 0.1) if row.affiliate_email else 0
-            )
+        apply_money_options(row, money, self.builder.rng)
         if product.is_tiered_membership:
             if subscription is None:
                 subscription = self._new_subscription(product, row)
@@ -823,6 +888,67 @@ class SandboxStore:
         for sub in self.resource_subscriptions:
             if sub.token == token:
                 sub.deleted = True
+
+
+def _int_option(money, name):
+    value = money.get(name)
+    if value in (None, ""):
+        return None
+    value = int(value)
+    if value < 0:
+        raise SandboxError(f"{name} cannot be negative.")
+    return value
+
+
+def apply_money_options(row, money, rng):
+    """add_sale's money options on a priced row: amounts USD cents.
+
+    Shipping (physical products only), a tip and seller-collected tax are added to
+    `price` (purchase.rb process_without_charging!), and the fee follows the new
+    price; Gumroad-collected tax stays outside it (G8). An affiliate takes
+    `affiliate_credit_cents` (default 10 % of price). `payment_processor` makes the
+    sale direct (G6) with the processor's own fee."""
+    shipping = _int_option(money, "shipping_cents")
+    tip = _int_option(money, "tip_cents")
+    seller_tax = _int_option(money, "seller_tax_cents")
+    gumroad_tax = _int_option(money, "gumroad_tax_cents")
+    if shipping is not None and row.product.kind != "physical":
+        raise SandboxError("Only a physical product has shipping.")
+    if seller_tax and gumroad_tax:
+        raise SandboxError("A sale has seller tax or Gumroad tax, not both.")
+    added = (shipping or 0) + (tip or 0) + (seller_tax or 0)
+    if added:
+        reprice(row, row.price + added)
+    if shipping is not None:
+        row.shipping_cents = shipping
+    if tip:
+        row.tip_cents = tip
+    if seller_tax:
+        row.tax_cents, row.seller_tax = seller_tax, True
+        row.tax_label = row.tax_label or "Sales tax"
+    if gumroad_tax:
+        row.tax_cents, row.seller_tax = gumroad_tax, False
+        row.tax_label = "Sales tax" if row.country_iso2 in ("US", None) else "VAT"
+    if row.affiliate_email:
+        credit = _int_option(money, "affiliate_credit_cents")
+        row.affiliate_credit_cents = (
+            round_half_up(row.price * 0.1) if credit is None else credit
+        )
+        if row.affiliate_credit_cents > row.price - row.fee:
+            raise SandboxError("The affiliate credit is more than the sale earns.")
+    elif money.get("affiliate_credit_cents") not in (None, "", 0, "0"):
+        raise SandboxError("affiliate_credit_cents needs an affiliate_email.")
+    else:
+        row.affiliate_credit_cents = 0
+    processor = money.get("payment_processor") or None
+    if processor is not None:
+        if processor not in PAYMENT_PROCESSORS:
+            raise SandboxError(
+                f"payment_processor must be one of {', '.join(PAYMENT_PROCESSORS)}."
+            )
+        make_direct(row, processor, rng, _int_option(money, "processor_fee_cents"))
+    elif money.get("processor_fee_cents") not in (None, ""):
+        raise SandboxError("processor_fee_cents needs a payment_processor.")
 
 
 def _name_catalogue(product):

@@ -1016,7 +1016,7 @@ def test_subscribers(big_sandbox):
 # -- control endpoints and CLI ---------------------------------------------------------
 def test_control_endpoints(sandbox):
     root = sandbox.root_url
-    sale = sandbox.sales[0]
+    sale = next(s for s in sandbox.sales if not s["refunded"] and not s["chargedback"])
     sandbox.faults.configure(rate_limit_every=1)  # the API is throttled, control is not
     refund = requests.post(
         root + "/_sandbox/refund", json={"sale_id": sale["id"]}, timeout=5

@@ -513,10 +513,16 @@ def test_demo_sales_use_the_optional_keys_with_gumroads_types(make_sandbox):
             assert presentment["currency"] == sale["currency"] != "usd"
             assert isinstance(presentment["fx_rate"], str)
             assert presentment["total_cents"] >= presentment["price_cents"] > 0
-        # Gumroad-merchant sales (all of the default data) carry no processor keys.
-        for key in ("payment_processor", "processor_transaction_id"):
-            assert key not in sale
-        assert "transaction_url_for_seller" not in sale
+        # Only sales paid into the seller's own account carry the processor keys.
+        direct = sale.get("payment_processor") in ("paypal", "stripe_connect")
+        assert direct or "payment_processor" not in sale
+        for key in (
+            "processor_transaction_id",
+            "processor_fee_cents",
+            "processor_fee_currency",
+            "transaction_url_for_seller",
+        ):
+            assert (key in sale) == direct, key
 
 
 def test_buyer_presentment_follows_refunds_in_the_buyer_currency(make_sandbox):
