@@ -50,7 +50,8 @@ class SaleMoney:
     retained: Decimal = ZERO
     processor_fee: Decimal = ZERO
     # What an open chargeback took back (returned, fee, affiliate), so that a won
-    # dispute re-credits exactly that: memory, no money of its own.
+    # dispute re-credits exactly that (returned is 0 again once it is won; fee and
+    # affiliate then say what the won dispute re-credited): memory, no money.
     dispute_returned: Decimal = ZERO
     dispute_fee: Decimal = ZERO
     dispute_affiliate: Decimal = ZERO
@@ -210,7 +211,9 @@ def _give_back(state):
     state.returned -= state.dispute_returned
     state.fee += state.dispute_fee
     state.affiliate += state.dispute_affiliate
-    state.dispute_returned = state.dispute_fee = state.dispute_affiliate = 0
+    # The fee and affiliate amounts stay: what the won dispute re-credited (the
+    # payout's Credit row of the won dispute is net of that affiliate share).
+    state.dispute_returned = 0
 
 
 def plan_money(target: SaleMoney, booked: SaleMoney) -> MoneyMove | None:

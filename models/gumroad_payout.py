@@ -310,10 +310,21 @@ class GumroadPayout(models.Model):
         counted, counted_affiliate = {}, {}
         for line in earlier:
             key = line.gumroad_sale_id
-            counted[key] = counted.get(key, 0) + line.gumroad_amount
+            counted[key] = (
+                counted.get(key, 0) + line.gumroad_amount + line.affiliate_in_rows
+            )
             counted_affiliate[key] = (
                 counted_affiliate.get(key, 0) + line.booked_affiliate
             )
+        # The Credit row of a won dispute is the seller's re-credit, net of the
+        # affiliate's share (dispute_win_credits.rb; base.rb lists no affiliate row
+        # for it): that share is in the sale's rows, not in the Affiliate Credit row.
+        credited = {t.sale_id for t in transactions if t.kind == "Credit" and t.sale_id}
+        in_rows = {
+            sale.gumroad_id: sale.money_dispute_affiliate
+            for sale in sales
+            if sale.dispute_state == "won" and sale.gumroad_id in credited
+        }
         # What this payout should cover of each sale: its net on the balance as
         # booked, before the affiliate's commission (Gumroad lists commissions in
         # their own Affiliate Credit row), less what earlier payouts already paid
@@ -324,7 +335,8 @@ class GumroadPayout(models.Model):
             sale.gumroad_id: round(
                 sale.money_earnings
                 + sale.money_affiliate
-                - counted.get(sale.gumroad_id, 0),
+                - counted.get(sale.gumroad_id, 0)
+                - in_rows.get(sale.gumroad_id, 0),
                 2,
             )
             for sale in balance_sales
@@ -336,7 +348,12 @@ class GumroadPayout(models.Model):
             for sale in balance_sales
         }
         affiliate = Decimal(
-            str(round(sum(affiliate_by_sale.values(), 0.0), 2))
+            str(
+                round(
+                    sum(affiliate_by_sale.values(), 0.0) - sum(in_rows.values(), 0.0),
+                    2,
+                )
+            )
         ).quantize(Decimal("0.01"))
         by_id = {sale.gumroad_id: sale for sale in sales}
         self.line_ids = [Command.clear()] + [
@@ -352,6 +369,9 @@ class GumroadPayout(models.Model):
                     "gumroad_amount": float(match.gumroad),
                     "booked_amount": float(match.booked or 0),
                     "booked_affiliate": affiliate_by_sale.get(match.sale_id, 0)
+                    if match.sale_id and match.state != "information"
+                    else 0,
+                    "affiliate_in_rows": in_rows.get(match.sale_id, 0)
                     if match.sale_id and match.state != "information"
                     else 0,
                     "difference": float(match.difference)

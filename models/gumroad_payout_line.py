@@ -31,6 +31,12 @@ class GumroadPayoutLine(models.Model):
         help="The sale's affiliate commission this payout covers, as booked; "
         "Gumroad lists commissions in the payout's Affiliate Credit row.",
     )
+    affiliate_in_rows = fields.Monetary(
+        string="Affiliate share in the sale's rows",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="The affiliate share a won dispute's Credit row is net of.",
+    )
     book_against = fields.Selection(
         [
             ("fee", "Gumroad fees"),

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from odoo.tests import tagged
 
+from ..gumroad_sandbox import SandboxServer
 from .test_balance import GumroadBalanceCommon
 
 AFFILIATE = "partner@affiliates.example"
@@ -21,10 +22,35 @@ class MoneyRulesCommon(GumroadBalanceCommon):
     # --- helpers ---
 
     def add(self, **options):
-        return self.sandbox.add_sale(product_id=self.product_id, **options)
+        return self.sandbox.add_sale(**{"product_id": self.product_id, **options})
+
+    def physical_product(self):
+        return next(p for p in self.sandbox.products if p.get("require_shipping"))
+
+    def seller_taxed(self):
+        """A demo sale whose JSON proves the seller collected its tax
+        (buyer_presentment.seller_tax_cents, purchase.rb:3729-3745)."""
+        return self.sandbox_sale(
+            lambda s: (
+                self.untouched(s)
+                and (s.get("buyer_presentment") or {}).get("seller_tax_cents")
+            )
+        )
 
     def setUp(self):
         super().setUp()
+        # A sandbox of its own per test: Odoo rolls each test back, the sandbox
+        # would keep the refunds of the tests before (and the next test would see
+        # two refunds at once).
+        self.sandbox = SandboxServer(
+            sales=self.sandbox_sales,
+            seed=self.sandbox_seed,
+            allow_loopback_post_urls=True,
+        ).start()
+        self.addCleanup(self.sandbox.stop)
+        self.account.write(
+            {"api_base_url": self.sandbox.base_url, "access_token": self.sandbox.token}
+        )
         self.product_id = self.plain_usd_product()["id"]
 
     def account_total(self, account):
@@ -66,9 +92,13 @@ class MoneyRulesCommon(GumroadBalanceCommon):
             "affiliate_refunded": self.add(
                 affiliate_email=AFFILIATE, affiliate_credit_cents=333
             ),
-            "seller_tax": self.add(seller_tax_cents=80),
+            "seller_tax": self.seller_taxed(),
             "gumroad_tax": self.add(gumroad_tax_cents=120),
-            "shipping_tip": self.add(shipping_cents=500, tip_cents=300),
+            "shipping_tip": self.add(
+                product_id=self.physical_product()["id"],
+                shipping_cents=500,
+                tip_cents=300,
+            ),
             "paypal": self.add(
                 payment_processor="paypal",
                 processor_fee_cents=95,
@@ -156,9 +186,10 @@ class MoneyRulesCommon(GumroadBalanceCommon):
             journal = self.account[field]
             self.assertTrue(journal, f"{field} created on the first such sale")
             self.assertEqual(record.balance_move_ids.journal_id, journal)
+            same = self.sales(payment_processor=record.payment_processor)
             self.assertEqual(
                 round(self.journal_total(journal), 2),
-                round(record.money_earnings, 2),
+                round(sum(same.mapped("money_earnings")), 2),
             )
         paypal = records["paypal"]
         # 5.00 refunded from the seller's own PayPal; fee and commission stay spent.
@@ -194,8 +225,14 @@ class MoneyRulesCommon(GumroadBalanceCommon):
 
         # G8: seller tax reaches the tax report; Gumroad's tax nothing at all.
         seller = self.moves_of(records["seller_tax"]).line_ids
-        self.assertTrue(seller.filtered("tax_line_id"))
+        self.assertEqual(records["seller_tax"].tax_collector, "seller")
+        tax_lines = seller.filtered("tax_line_id")
+        self.assertTrue(tax_lines)
         self.assertTrue(seller.filtered("tax_ids"))
+        self.assertAlmostEqual(
+            -sum(tax_lines.mapped("amount_currency")),
+            records["seller_tax"].seller_tax_usd,
+        )
         gumroad = self.moves_of(records["gumroad_tax"]).line_ids
         self.assertTrue(gumroad)
         self.assertFalse(
@@ -257,8 +294,6 @@ class TestMoneyRules(MoneyRulesCommon):
             for credit_note in record.credit_note_ids:
                 self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(records["paypal"].invoice_id.payment_state, "paid")
-        tax_line = records["seller_tax"].invoice_id.line_ids.filtered("tax_line_id")
-        self.assertAlmostEqual(tax_line.credit, 0.80)
 
     def test_full_refund_retains_the_processor_fee(self):
         """app/models/credit.rb:294-391 create_for_refund_fee_retention! (fallback
@@ -319,11 +354,11 @@ class TestMoneyRulesEntries(MoneyRulesCommon):
 
     def test_every_kind_mixed_matches_gumroad(self):
         records = self.check_every_kind_mixed()
-        tax_line = records["seller_tax"].balance_move_ids.line_ids.filtered(
-            "tax_line_id"
-        )
+        record = records["seller_tax"]
+        tax_line = record.balance_move_ids.line_ids.filtered("tax_line_id")
         self.assertEqual(tax_line.account_id, self.account.seller_tax_account_id)
-        self.assertAlmostEqual(tax_line.balance, -0.80)
+        # The sale's USD tax (booked in USD, the connector's default currency mode).
+        self.assertAlmostEqual(tax_line.amount_currency, -record.seller_tax_usd)
 
     def test_direct_sale_pays_its_clearing_journal_less_both_fees(self):
         """app/models/purchase.rb:1838 (a direct sale never touches the Gumroad
