@@ -156,6 +156,19 @@ def sale_money(sale: Sale, booked: SaleMoney | None = None) -> SaleMoney:
         _take_back(
             state, "refund", refunded - state.returned, price, fee, affiliate, direct
         )
+    if sale.dispute_state == "won" and not (
+        state.dispute_fee or state.dispute_affiliate or state.dispute_returned
+    ):
+        # First seen already won: what the chargeback took and the win gave back
+        # (the payout's Credit row of the win is net of that affiliate share).
+        probe = replace(state)
+        _take_back(
+            probe, "chargeback", price - probe.returned, price, fee, affiliate, direct
+        )
+        state.dispute_fee, state.dispute_affiliate = (
+            probe.dispute_fee,
+            probe.dispute_affiliate,
+        )
     if sale.dispute_state == "open" and price > state.returned:
         _take_back(
             state, "chargeback", price - state.returned, price, fee, affiliate, direct

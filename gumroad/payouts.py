@@ -291,9 +291,11 @@ def match_payout_transactions(
     summarize_partial_refund). A sale's rows (Sale, Full/Partial Refund,
     Chargeback, and a Credit naming it, e.g. a won dispute) are summed and compared
     with it. A refund whose retained fee differs from the booked estimate is a
-    difference to book against the retained fee. `affiliate` is the commission the
-    books charged over this payout: the Affiliate Credit rows
-    (calculate_affiliate_for_balance) must sum to minus it. `direct` holds the ids
+    difference to book against the retained fee (only when the sale's rows are
+    refunds: with its Sale or Chargeback row too, a difference is the sale's). The
+    `affiliate` is the commission the books charged over this payout: the Affiliate
+    Credit rows (calculate_affiliate_for_balance) must sum to minus it; a difference
+    is shown, not booked. `direct` holds the ids
     of sales paid into the seller's own PayPal / Stripe account: their rows, like
     the processor rows, are information. Rows without a sale are Gumroad's own: a
     Credit, a Technical Adjustment, a Payout Fee are to be booked with their label.
@@ -341,20 +343,20 @@ def match_payout_transactions(
             )
         )
     if affiliate_rows or affiliate:
+        # Compared, never booked from the payout: the books charge commissions with
+        # their sales, and a difference is a sale booked in another state than
+        # Gumroad counted it for this payout (e.g. refunded since).
         gumroad = sum((row.net for row in affiliate_rows), Decimal(0))
         mine = -Decimal(str(affiliate)).quantize(Decimal("0.01"))
-        book = gumroad - mine
         result.append(
             TransactionMatch(
-                state="adjustment" if book else "matched",
+                state="matched" if gumroad == mine else "amount",
                 kind=AFFILIATE_CREDIT,
                 sale_id=None,
                 gumroad=gumroad,
                 booked=mine,
-                book=book,
-                label="Affiliate Credit"
-                if not book
-                else "Affiliate credit difference (Gumroad's affiliate rows)",
+                book=Decimal(0),
+                label="Affiliate Credit (the commissions of the payout's sales)",
                 against="affiliate",
             )
         )
@@ -371,7 +373,7 @@ def match_payout_transactions(
             book = Decimal(0)
             if gumroad == mine:
                 state = "matched"
-            elif any(row.kind in REFUND_KINDS for row in rows):
+            elif all(row.kind in REFUND_KINDS for row in rows):
                 # The processor fee Gumroad retained differs from the estimate.
                 state, book, against = "adjustment", gumroad - mine, "retained"
             else:

@@ -82,6 +82,12 @@ class MoneyRulesCommon(GumroadBalanceCommon):
     # --- the scenario ---
 
     def check_every_kind_mixed(self):
+        """G1 affiliate (purchase.rb:1832-1866), G2/G3 refunds and the retained
+        processor fee (credit.rb:294-391, refundable.rb:255), G4 chargeback
+        (purchase.rb:554), G5 won dispute (dispute_win_credits.rb), G6 PayPal and
+        Stripe Connect (purchase.rb:1838, :1548-1550), G7 pre-order
+        (purchase.rb:3874-3877, preorder.rb:79-91), G8 taxes, shipping and tip
+        (purchase.rb:3856-3861, :537-548), and the payout rows (base.rb)."""
         self.sync()
         self.assert_balance()
         made = {

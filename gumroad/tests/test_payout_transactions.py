@@ -167,10 +167,10 @@ def test_affiliate_credit_rows_match_the_commissions_booked_over_the_payout():
         for m in match_payout_transactions(rows, {"a": Decimal("17.50")}, Decimal(3))
         if m.kind == "Affiliate Credit"
     ]
-    assert (differs.state, differs.book, differs.against) == (
-        "adjustment",
+    assert (differs.state, differs.difference, differs.book) == (
+        "amount",
         Decimal("1.00"),
-        "affiliate",
+        0,
     )
 
 
