@@ -3,6 +3,12 @@ from datetime import timedelta
 from odoo import models
 from odoo.fields import Command
 
+# The connector's field and the default code of each processor's clearing journal.
+PROCESSOR_JOURNALS = {
+    "paypal": ("paypal_journal_id", "GRPP"),
+    "stripe_connect": ("stripe_connect_journal_id", "GRSC"),
+}
+
 
 class GumroadAccountLedger(models.AbstractModel):
     """Where a connector books: the sales journal, the Gumroad balance journal, the fee
@@ -117,18 +123,11 @@ class GumroadAccountLedger(models.AbstractModel):
         """The clearing journal of sales paid into the seller's own PayPal or Stripe
         account ("paypal" / "stripe_connect"), USD, created on first use."""
         self.ensure_one()
-        field, name, code = {
-            "paypal": (
-                "paypal_journal_id",
-                self.env._("PayPal (Gumroad sales)"),
-                "GRPP",
-            ),
-            "stripe_connect": (
-                "stripe_connect_journal_id",
-                self.env._("Stripe Connect (Gumroad sales)"),
-                "GRSC",
-            ),
-        }[processor]
+        field, code = PROCESSOR_JOURNALS[processor]
+        if processor == "paypal":
+            name = self.env._("PayPal (Gumroad sales)")
+        else:
+            name = self.env._("Stripe Connect (Gumroad sales)")
         if self[field]:
             return self[field]
         usd = self.env.ref("base.USD")
