@@ -679,7 +679,8 @@ class SandboxStore:
         row = self._existing_sale(sale_id)
         if row.fully_refunded:
             raise SandboxError("Purchase is already refunded.")
-        if not row.paid or row.chargedback:
+        if not row.paid or row.chargedback or row.is_preorder_authorization:
+            # An authorization charged nothing: there is nothing to refund.
             raise SandboxError("The sale was unable to be modified.")
         amount = (
             row.refundable_listed if amount_cents in (None, "") else int(amount_cents)
@@ -697,7 +698,7 @@ class SandboxStore:
 
     def dispute(self, sale_id):
         row = self._paid_row(sale_id)
-        if row.disputed:
+        if row.disputed or row.is_preorder_authorization:
             raise SandboxError("The sale was unable to be modified.")
         row.disputed = True
         row.dispute_won = False
