@@ -159,13 +159,19 @@ def test_direct_sales_never_touch_the_gumroad_balance(server):
     assert stripe["processor_fee_cents"] == 114
     assert paypal["processor_fee_cents"] == 150
     assert _delta(before, _money(server)) == {
-        "direct_sales_cents": (2310 - 114) + (2310 - 150)
+        "direct_sales_cents": (2310 - 114) + (2310 - 150),
+        "direct_gross_cents": 2 * 2900,
+        "direct_fees_cents": 2 * 340,
+        "direct_affiliate_cents": 2 * 250,
+        "direct_processor_fees_cents": 114 + 150,
     }
     server.refund(stripe["id"], 1000)  # the seller's own account pays it back
     server.refund(paypal["id"])
-    assert _delta(before, _money(server)) == {
-        "direct_sales_cents": (2310 - 114 - 1000) + (2310 - 150 - 2900)
-    }
+    after = _delta(before, _money(server))
+    assert after["direct_sales_cents"] == (2310 - 114 - 1000) + (2310 - 150 - 2900)
+    assert after["direct_refunded_cents"] == 1000 + 2900
+    assert after["direct_fees_cents"] == 2 * 340  # no application fee comes back
+    assert "balance_cents" not in after and "retained_cents" not in after
 
 
 def test_direct_sales_carry_the_processor_keys_and_no_other_sale_does(server):
@@ -402,6 +408,13 @@ def test_the_demo_has_every_kind_of_sale(make_sandbox):
         - balance["fees_cents"]
         - balance["affiliate_cents"]
         - balance["retained_cents"]
+    )
+    assert balance["direct_sales_cents"] == (
+        balance["direct_gross_cents"]
+        - balance["direct_refunded_cents"]
+        - balance["direct_fees_cents"]
+        - balance["direct_affiliate_cents"]
+        - balance["direct_processor_fees_cents"]
     )
     for payout in store.payouts:
         rows = server.payout(payout.id)["transactions"]
