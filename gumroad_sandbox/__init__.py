@@ -37,7 +37,9 @@ answers {"ok": true, ...} or {"ok": false, "error": ...}):
   GET  /_sandbox/balance               the seller's balance in USD cents by Gumroad's
                                        rules (G1-G8): gross, refunded, fees,
                                        affiliate, retained, earned, paid_out, credits,
-                                       balance, direct_sales
+                                       balance; direct_sales (what reached the
+                                       seller's own PayPal / Stripe) and its direct_*
+                                       parts
   POST /_sandbox/payout                pay the whole balance out now (a completed
                                        payout listing its sales)
   POST /_sandbox/ping                  resource, sale_id | subscription_id, test;

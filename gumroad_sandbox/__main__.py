@@ -4,8 +4,14 @@ python -m gumroad_sandbox serve --port 8765 --sales 300 --seed 1 [--latency 0.1]
                                 [--state-file PATH] [--allow-loopback-post-urls]
 python -m gumroad_sandbox ping --base-url http://127.0.0.1:8765 --resource refund
                                --sale-id ID [--url POST_URL] [--test]
-python -m gumroad_sandbox refund|dispute|win-dispute --sale-id ID [--amount-cents N]
-python -m gumroad_sandbox add-sale [--product-id ID] [--email E]
+python -m gumroad_sandbox refund|dispute|win-dispute|release-preorder --sale-id ID
+                               [--amount-cents N]
+python -m gumroad_sandbox add-sale [--product-id ID] [--email E] [--affiliate-email E]
+                                   [--affiliate-credit-cents N]
+                                   [--payment-processor paypal|stripe_connect]
+                                   [--processor-fee-cents N] [--shipping-cents N]
+                                   [--tip-cents N] [--seller-tax-cents N]
+                                   [--gumroad-tax-cents N] [--preorder]
 python -m gumroad_sandbox faults rate_limit_every=5 [reset=1]
 python -m gumroad_sandbox state
 """
@@ -103,12 +109,28 @@ def sale_action(name):
     return run
 
 
+ADD_SALE_OPTIONS = (
+    "product_id",
+    "email",
+    "affiliate_email",
+    "affiliate_credit_cents",
+    "payment_processor",
+    "processor_fee_cents",
+    "shipping_cents",
+    "tip_cents",
+    "seller_tax_cents",
+    "gumroad_tax_cents",
+)
+
+
 def add_sale(args):
     payload = {
-        key: value
-        for key, value in (("product_id", args.product_id), ("email", args.email))
-        if value
+        name: getattr(args, name)
+        for name in ADD_SALE_OPTIONS
+        if getattr(args, name) not in (None, "")
     }
+    if args.preorder:
+        payload["preorder"] = True
     return control_call(args, "POST", "/_sandbox/sales", payload)
 
 
@@ -156,14 +178,19 @@ def build_parser():
         ("refund", "refund"),
         ("dispute", "dispute"),
         ("win-dispute", "win_dispute"),
+        ("release-preorder", "release_preorder"),
     ):
         sub = client_parser(name, sale_action(endpoint), f"{name} a sale")
         sub.add_argument("--sale-id", required=True)
         if name == "refund":
             sub.add_argument("--amount-cents", type=int)
     add_parser = client_parser("add-sale", add_sale, "record a new sale")
-    add_parser.add_argument("--product-id")
-    add_parser.add_argument("--email")
+    for name in ADD_SALE_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        add_parser.add_argument(flag, type=int if name.endswith("_cents") else str)
+    add_parser.add_argument(
+        "--preorder", action="store_true", help="a pre-order authorization"
+    )
     faults_parser = client_parser("faults", faults, "change fault settings")
     faults_parser.add_argument("settings", nargs="*", help="name=value")
     client_parser("state", state, "print the sandbox summary")

@@ -381,8 +381,14 @@ class SandboxStore:
         `affiliate` what the sales still pay after what refunds gave back, `retained`
         the processor fees Gumroad kept on refunds). Direct sales (PayPal, Stripe
         Connect) never touch the balance: `direct_sales_cents` is what they left in
-        the seller's own accounts (price - fee - affiliate - processor fee, less
-        refunds and chargebacks). Pre-order authorizations book nothing. A refund of
+        the seller's own accounts,
+
+            direct_sales = direct_gross - direct_refunded - direct_fees
+                           - direct_affiliate - direct_processor_fees
+
+        (a refund of a direct sale gives neither fee nor affiliate credit back, see
+        ledger.py; a dashboard of every sale adds the direct_* keys to the others).
+        Pre-order authorizations book nothing. A refund of
         a sale already paid out makes the balance lower, as Gumroad deducts it from
         the next payout.
         """
@@ -396,9 +402,18 @@ class SandboxStore:
         totals = dict.fromkeys(
             ("gross", "refunded", "fees", "affiliate", "retained", "direct"), 0
         )
+        direct = dict.fromkeys(
+            ("gross", "refunded", "fees", "affiliate", "processor_fees"), 0
+        )
         for row in rows:
             if row.direct:
                 totals["direct"] += ledger.direct_net(row)
+                booked = ledger.moves(row)
+                direct["gross"] += row.price
+                direct["refunded"] -= sum(move.gross for move in booked[1:])
+                direct["fees"] += row.fee
+                direct["affiliate"] += row.affiliate_credit_cents
+                direct["processor_fees"] += row.processor_fee_cents or 0
                 continue
             for move in ledger.moves(row):
                 if move.kind == ledger.SALE:
@@ -427,6 +442,7 @@ class SandboxStore:
             "credits_cents": credited,
             "balance_cents": earned + credited - paid_out,
             "direct_sales_cents": totals["direct"],
+            **{f"direct_{name}_cents": value for name, value in direct.items()},
             "payouts": sum(1 for p in self.payouts if p.status == "completed"),
         }
 
@@ -679,7 +695,8 @@ class SandboxStore:
         row = self._existing_sale(sale_id)
         if row.fully_refunded:
             raise SandboxError("Purchase is already refunded.")
-        if not row.paid or row.chargedback:
+        if not row.paid or row.chargedback or row.is_preorder_authorization:
+            # An authorization charged nothing: there is nothing to refund.
             raise SandboxError("The sale was unable to be modified.")
         amount = (
             row.refundable_listed if amount_cents in (None, "") else int(amount_cents)
@@ -697,7 +714,7 @@ class SandboxStore:
 
     def dispute(self, sale_id):
         row = self._paid_row(sale_id)
-        if row.disputed:
+        if row.disputed or row.is_preorder_authorization:
             raise SandboxError("The sale was unable to be modified.")
         row.disputed = True
         row.dispute_won = False
