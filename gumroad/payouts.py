@@ -242,15 +242,26 @@ def _transaction(row, index, payout_id):
     )
 
 
+# Rows of sales paid by PayPal / Stripe Connect directly ("PayPal Refund",
+# "Stripe Connect Affiliate Fees", "PayPal Payouts"...): base.rb
+# merge_paypal_sales_data / merge_stripe_connect_sales_data. They net to zero in
+# the payout; the money is in the seller's own account.
+DIRECT_PREFIXES = ("PayPal", "Stripe Connect")
+REFUND_KINDS = ("Full Refund", "Partial Refund")
+AFFILIATE_CREDIT = "Affiliate Credit"
+
+
 @dataclass(frozen=True)
 class TransactionMatch:
     """One transaction (or one sale's transactions) against the books.
 
     state: "matched"; "not_booked" (a sale Odoo never booked); "amount" (the
-    amounts differ); "adjustment" (Gumroad's own credit, debit or fee);
-    "information" (rows Odoo books elsewhere, e.g. affiliate credits, or the
-    PayPal / Stripe Connect rows that net to zero in the payout).
-    book: what Odoo must book on the balance to follow Gumroad (0: nothing).
+    amounts differ); "adjustment" (Gumroad's own credit, debit or fee, or a
+    difference Odoo books from the payout); "information" (rows Odoo books
+    elsewhere: the PayPal / Stripe Connect rows that net to zero in the payout).
+    book: what Odoo must book on the balance to follow Gumroad (0: nothing), and
+    against what: "fee" (Gumroad's fees, credits and adjustments), "retained"
+    (the processor fee Gumroad retained on refunds) or "affiliate".
     """
 
     state: str
@@ -260,26 +271,54 @@ class TransactionMatch:
     booked: Decimal | None
     book: Decimal
     label: str
+    against: str = "fee"
 
     @property
     def difference(self) -> Decimal:
         return self.gumroad - (self.booked or Decimal(0))
 
 
-def match_payout_transactions(transactions, booked) -> list[TransactionMatch]:
+def match_payout_transactions(
+    transactions, booked, affiliate=None, direct=()
+) -> list[TransactionMatch]:
     """Match a payout's transactions to what the books say.
 
     `booked` maps a sale id to the net (USD) the books put on the Gumroad balance
-    for that sale over this payout: its sale less fee, less what refunds and
-    chargebacks took back. A sale's rows (Sale, Full/Partial Refund, Chargeback, and
-    a Credit naming it, e.g. a won dispute) are summed and compared with it. A
-    refund whose net is lower than booked is the processor fee Gumroad retained
-    (app/models/credit.rb, refund fee retention): it is to be booked. Rows without
-    a sale are Gumroad's own: a Credit, a Technical Adjustment, a Payout Fee are to
-    be booked with their label; the rest is information.
+    for that sale over this payout, before the affiliate's commission (a Sale
+    row's net is price - fee, base.rb summarize_sale): its sale less fee, less
+    what refunds and chargebacks took back, less the processor fee retained on
+    refunds (which the refund rows carry: summarize_full_refund /
+    summarize_partial_refund). A sale's rows (Sale, Full/Partial Refund,
+    Chargeback, and a Credit naming it, e.g. a won dispute) are summed and compared
+    with it. A refund whose retained fee differs from the booked estimate is a
+    difference to book against the retained fee (only when the sale's rows are
+    refunds: with its Sale or Chargeback row too, a difference is the sale's). The
+    `affiliate` is the commission the books charged over this payout: the Affiliate
+    Credit rows (calculate_affiliate_for_balance) must sum to minus it; a difference
+    is shown, not booked. `direct` holds the ids
+    of sales paid into the seller's own PayPal / Stripe account: their rows, like
+    the processor rows, are information. Rows without a sale are Gumroad's own: a
+    Credit, a Technical Adjustment, a Payout Fee are to be booked with their label.
     """
-    by_sale, order, result = {}, [], []
+    by_sale, order, result, affiliate_rows = {}, [], [], []
+    direct = set(direct)
     for transaction in transactions:
+        if transaction.kind.startswith(DIRECT_PREFIXES) or (
+            transaction.sale_id in direct
+        ):
+            result.append(
+                TransactionMatch(
+                    "information",
+                    transaction.kind,
+                    transaction.sale_id,
+                    transaction.net,
+                    None,
+                    Decimal(0),
+                    f"{transaction.kind} (paid by the processor, not the Gumroad "
+                    "balance)",
+                )
+            )
+            continue
         if transaction.sale_id and (
             transaction.kind in SALE_KINDS or transaction.kind == "Credit"
         ):
@@ -287,6 +326,9 @@ def match_payout_transactions(transactions, booked) -> list[TransactionMatch]:
                 by_sale[transaction.sale_id] = []
                 order.append(transaction.sale_id)
             by_sale[transaction.sale_id].append(transaction)
+            continue
+        if transaction.kind == AFFILIATE_CREDIT and affiliate is not None:
+            affiliate_rows.append(transaction)
             continue
         book = transaction.net if transaction.kind in BOOKED_ADJUSTMENTS else Decimal(0)
         result.append(
@@ -300,11 +342,30 @@ def match_payout_transactions(transactions, booked) -> list[TransactionMatch]:
                 label=_adjustment_label(transaction),
             )
         )
+    if affiliate_rows or affiliate:
+        # Compared, never booked from the payout: the books charge commissions with
+        # their sales, and a difference is a sale booked in another state than
+        # Gumroad counted it for this payout (e.g. refunded since).
+        gumroad = sum((row.net for row in affiliate_rows), Decimal(0))
+        mine = -Decimal(str(affiliate)).quantize(Decimal("0.01"))
+        result.append(
+            TransactionMatch(
+                state="matched" if gumroad == mine else "amount",
+                kind=AFFILIATE_CREDIT,
+                sale_id=None,
+                gumroad=gumroad,
+                booked=mine,
+                book=Decimal(0),
+                label="Affiliate Credit (the commissions of the payout's sales)",
+                against="affiliate",
+            )
+        )
     for sale_id in order:
         rows = by_sale[sale_id]
         gumroad = sum((row.net for row in rows), Decimal(0))
         kinds = ", ".join(row.kind for row in rows)
         mine = booked.get(sale_id)
+        against = "fee"
         if mine is None:
             state, book = "not_booked", Decimal(0)
         else:
@@ -312,13 +373,18 @@ def match_payout_transactions(transactions, booked) -> list[TransactionMatch]:
             book = Decimal(0)
             if gumroad == mine:
                 state = "matched"
-            elif all(row.kind != "Sale" for row in rows) and gumroad < mine:
-                state, book = "adjustment", gumroad - mine  # retained processor fee
+            elif all(row.kind in REFUND_KINDS for row in rows):
+                # The processor fee Gumroad retained differs from the estimate.
+                state, book, against = "adjustment", gumroad - mine, "retained"
             else:
                 state = "amount"
-        label = kinds if not book else f"Processor fee Gumroad retained: {kinds}"
+        label = (
+            kinds
+            if not book
+            else f"Processor fee Gumroad retained (difference): {kinds}"
+        )
         result.append(
-            TransactionMatch(state, kinds, sale_id, gumroad, mine, book, label)
+            TransactionMatch(state, kinds, sale_id, gumroad, mine, book, label, against)
         )
     return result
 

@@ -14,6 +14,9 @@ from .errors import MalformedPayloadError
 from .money import cents_to_decimal, parse_amount
 
 CENT = Decimal("0.01")
+# `payment_processor` values of sales paid into the seller's own account
+# (purchase.rb `web_csv_payment_processor`).
+DIRECT_PROCESSORS = ("paypal", "stripe_connect")
 # Far above any real sale; keeps Decimal arithmetic exact and out of overflow.
 MAX_CENTS = 10**15
 
@@ -70,6 +73,33 @@ class Sale:
     # is the custom SKU or the external id, "pid_<product id>" without SKUs.
     sku_id: str | None = None
     sku_external_id: str | None = None
+    # The affiliate's credit, USD (purchase.rb:1052-1057 `affiliate.amount`, a
+    # formatted USD string; the ping's `affiliate_credit_amount_cents`).
+    affiliate_email: str | None = None
+    affiliate_usd: Decimal = Decimal("0.00")
+    # "paypal" / "stripe_connect": paid into the seller's own account, with the
+    # processor's fee (only then present, web_csv_payment_processor); None:
+    # Gumroad's own account.
+    payment_processor: str | None = None
+    # In `processor_fee_currency` (usually "usd") minor units / 100.
+    processor_fee: Decimal = Decimal("0.00")
+    processor_fee_currency: str | None = None
+    preorder_authorization_time: str | None = None
+
+    @property
+    def processor_fee_usd(self) -> Decimal:
+        """The processor's fee when it is in USD (as credit.rb reads it: only a "usd"
+        `processor_fee_cents_currency` is used as USD); 0 otherwise."""
+        if self.processor_fee_currency in (None, "usd"):
+            return self.processor_fee
+        return Decimal("0.00")
+
+    @property
+    def is_direct(self) -> bool:
+        """Paid into the seller's own PayPal or Stripe account, not the Gumroad
+        balance (purchase.rb:1838 `return unless
+        charged_using_gumroad_merchant_account?`)."""
+        return self.payment_processor in DIRECT_PROCESSORS
 
     @property
     def tax_collector(self) -> str:
@@ -226,6 +256,9 @@ def parse_sale(data: dict) -> Sale:
         buyer_presentment=reader.presentment("buyer_presentment"),
         sku_id=reader.optional_str("sku_id"),
         sku_external_id=reader.optional_str("sku_external_id"),
+        **reader.affiliate(),
+        **reader.processor(),
+        preorder_authorization_time=reader.optional_str("preorder_authorization_time"),
     )
 
 
@@ -307,6 +340,50 @@ class _SaleReader:
             },
             fx_rate=fx_rate,
         )
+
+    def affiliate(self):
+        """`affiliate` {"email", "amount": "$2.50"} of the sale JSON, or the ping's
+        `affiliate` (email) and `affiliate_credit_amount_cents`."""
+        value = self.data.get("affiliate")
+        cents = self.data.get("affiliate_credit_amount_cents")
+        if isinstance(value, str) or value is None:
+            email = value or None
+            if cents is None:
+                return {"affiliate_email": email}
+            return {
+                "affiliate_email": email,
+                "affiliate_usd": cents_to_decimal(
+                    self.cents("affiliate_credit_amount_cents")
+                ),
+            }
+        if not isinstance(value, Mapping):
+            raise self.malformed("affiliate", "is not an object", value)
+        email = value.get("email")
+        if email is not None and not isinstance(email, str):
+            raise self.malformed("affiliate.email", "is not a string", email)
+        amount = value.get("amount")
+        usd = Decimal("0.00")
+        if amount not in (None, ""):
+            if not isinstance(amount, str):
+                raise self.malformed("affiliate.amount", "is not a string", amount)
+            usd = parse_amount(amount, field="affiliate.amount", sale_id=self.sale_id)
+            if usd < 0:
+                raise self.malformed("affiliate.amount", "is negative", amount)
+            usd = usd.quantize(CENT, rounding=ROUND_HALF_UP)
+        return {"affiliate_email": email or None, "affiliate_usd": usd}
+
+    def processor(self):
+        """`payment_processor` and its fee (present only for direct sales)."""
+        name = self.optional_str("payment_processor")
+        if name is None:
+            return {}
+        name = name.strip().lower()
+        currency = self.optional_str("processor_fee_currency")
+        return {
+            "payment_processor": name,
+            "processor_fee": cents_to_decimal(self.cents("processor_fee_cents")),
+            "processor_fee_currency": currency.strip().lower() if currency else None,
+        }
 
     def _integer(self, key, value):
         if isinstance(value, bool) or not isinstance(value, int):

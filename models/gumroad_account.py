@@ -209,6 +209,45 @@ class GumroadAccount(models.Model):
         help="Expense account of Gumroad's fees, booked with each sale. Created on "
         "the first booking.",
     )
+    affiliate_account_id = fields.Many2one(
+        "account.account",
+        string="Affiliate commission account",
+        check_company=True,
+        help="Expense account of the affiliates' commissions Gumroad takes from the "
+        "seller's share of a sale. Created on the first booking.",
+    )
+    retained_fee_account_id = fields.Many2one(
+        "account.account",
+        string="Retained processor fee account",
+        check_company=True,
+        help="Expense account of the processor fee Gumroad keeps on refunds. Created "
+        "on the first refund.",
+    )
+    processor_fee_account_id = fields.Many2one(
+        "account.account",
+        string="Processor fee account",
+        check_company=True,
+        help="Expense account of PayPal's and Stripe's own fees on sales paid into "
+        "the seller's own account. Created on the first such sale.",
+    )
+    paypal_journal_id = fields.Many2one(
+        "account.journal",
+        string="PayPal clearing journal",
+        domain="[('type', 'in', ('bank', 'cash', 'general')), "
+        "('company_id', '=', company_id)]",
+        check_company=True,
+        help="Journal of the money of sales paid into the seller's own PayPal "
+        "account (never the Gumroad balance). Created on the first such sale.",
+    )
+    stripe_connect_journal_id = fields.Many2one(
+        "account.journal",
+        string="Stripe Connect clearing journal",
+        domain="[('type', 'in', ('bank', 'cash', 'general')), "
+        "('company_id', '=', company_id)]",
+        check_company=True,
+        help="Journal of the money of sales paid into the seller's own Stripe "
+        "account (never the Gumroad balance). Created on the first such sale.",
+    )
     payout_journal_id = fields.Many2one(
         "account.journal",
         string="Payout bank journal",
@@ -407,14 +446,25 @@ class GumroadAccount(models.Model):
 
     def _compute_dashboard(self):
         month_start = fields.Date.context_today(self).replace(day=1)
-        money = ["money_collected:sum", "money_returned:sum", "money_fee:sum"]
+        money = [
+            "money_collected:sum",
+            "money_returned:sum",
+            "money_fee:sum",
+            "money_earnings:sum",
+        ]
         for account in self:
             # A connector being created (a form's NewId) has booked nothing yet.
             account_id = account._origin.id or 0
             figures = {}
             for period, since in (("month", month_start), ("all", date.min)):
-                [(gross, refunds, fees)] = self.env["gumroad.sale"]._read_group(
-                    [("account_id", "=", account_id), ("sale_date", ">=", since)],
+                [(gross, refunds, fees, net)] = self.env["gumroad.sale"]._read_group(
+                    # The Gumroad balance's sales: direct (PayPal / Stripe Connect)
+                    # sales are in the seller's own accounts.
+                    [
+                        ("account_id", "=", account_id),
+                        ("sale_date", ">=", since),
+                        ("payment_processor", "=", False),
+                    ],
                     [],
                     money,
                 )
@@ -423,16 +473,16 @@ class GumroadAccount(models.Model):
                     [],
                     ["amount:sum"],
                 )
-                figures[period] = (gross, refunds, fees, paid_out)
+                figures[period] = (gross, refunds, fees, net, paid_out)
             for prefix, period in (
                 ("dashboard_month_", "month"),
                 ("dashboard_", "all"),
             ):
-                gross, refunds, fees, paid_out = figures[period]
+                gross, refunds, fees, net, paid_out = figures[period]
                 account[f"{prefix}gross"] = gross
                 account[f"{prefix}refunds"] = refunds
                 account[f"{prefix}fees"] = fees
-                account[f"{prefix}net"] = gross - refunds - fees
+                account[f"{prefix}net"] = net
                 account[f"{prefix}paid_out"] = paid_out
             account.gumroad_balance = (
                 account._origin._balance_amount() if account_id else 0

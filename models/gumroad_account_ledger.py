@@ -3,6 +3,12 @@ from datetime import timedelta
 from odoo import models
 from odoo.fields import Command
 
+# The connector's field and the default code of each processor's clearing journal.
+PROCESSOR_JOURNALS = {
+    "paypal": ("paypal_journal_id", "GRPP"),
+    "stripe_connect": ("stripe_connect_journal_id", "GRSC"),
+}
+
 
 class GumroadAccountLedger(models.AbstractModel):
     """Where a connector books: the sales journal, the Gumroad balance journal, the fee
@@ -62,20 +68,47 @@ class GumroadAccountLedger(models.AbstractModel):
 
     def _fee_account(self):
         """The expense account of Gumroad's fees, created on first use."""
+        return self._expense_account(
+            "fee_account_id", self.env._("Gumroad fees"), "GRFEE"
+        )
+
+    def _affiliate_account(self):
+        """The expense account of affiliate commissions, created on first use."""
+        return self._expense_account(
+            "affiliate_account_id", self.env._("Gumroad affiliate commissions"), "GRAFF"
+        )
+
+    def _retained_fee_account(self):
+        """The expense account of the processor fee Gumroad retains on refunds."""
+        return self._expense_account(
+            "retained_fee_account_id",
+            self.env._("Processor fee Gumroad retained"),
+            "GRPF",
+        )
+
+    def _processor_fee_account(self):
+        """The expense account of PayPal's / Stripe's fees of direct sales."""
+        return self._expense_account(
+            "processor_fee_account_id",
+            self.env._("PayPal and Stripe fees (Gumroad sales)"),
+            "GRPROC",
+        )
+
+    def _expense_account(self, field, name, code):
         self.ensure_one()
-        if self.fee_account_id:
-            return self.fee_account_id
+        if self[field]:
+            return self[field]
         company = self.company_id
         account = (
             self.env["account.account"]
             .sudo()
             .create(
                 {
-                    "name": self.env._("Gumroad fees"),
+                    "name": name,
                     "code": self._free_code(
                         "account.account",
                         "code",
-                        "GRFEE",
+                        code,
                         [("company_ids", "in", company.id)],
                     ),
                     "account_type": "expense",
@@ -83,8 +116,42 @@ class GumroadAccountLedger(models.AbstractModel):
                 }
             )
         )
-        self.sudo().fee_account_id = account
+        self.sudo()[field] = account
         return account
+
+    def _processor_journal(self, processor):
+        """The clearing journal of sales paid into the seller's own PayPal or Stripe
+        account ("paypal" / "stripe_connect"), USD, created on first use."""
+        self.ensure_one()
+        field, code = PROCESSOR_JOURNALS[processor]
+        if processor == "paypal":
+            name = self.env._("PayPal (Gumroad sales)")
+        else:
+            name = self.env._("Stripe Connect (Gumroad sales)")
+        if self[field]:
+            return self[field]
+        usd = self.env.ref("base.USD")
+        company = self.company_id
+        journal = (
+            self.env["account.journal"]
+            .sudo()
+            .create(
+                {
+                    "name": f"{name} ({self.name})",
+                    "type": "bank",
+                    "code": self._free_code(
+                        "account.journal",
+                        "code",
+                        code,
+                        [("company_id", "=", company.id)],
+                    ),
+                    "company_id": company.id,
+                    "currency_id": usd.id if company.currency_id != usd else False,
+                }
+            )
+        )
+        self.sudo()[field] = journal
+        return journal
 
     def _seller_tax_account(self):
         """The tax payable account of seller-collected tax, created on first use."""
@@ -181,11 +248,15 @@ class GumroadAccountLedger(models.AbstractModel):
         self.ensure_one()
         if self.payout_journal_id:
             return self.payout_journal_id
-        balance_journals = (
+        connectors = (
             self.sudo()
             .with_context(active_test=False)
             .search([("balance_journal_id", "!=", False)])
-            .balance_journal_id
+        )
+        balance_journals = (
+            connectors.balance_journal_id
+            | connectors.paypal_journal_id
+            | connectors.stripe_connect_journal_id
         )
         return self.env["account.journal"].search(
             [

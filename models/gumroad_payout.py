@@ -1,5 +1,6 @@
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -306,19 +307,54 @@ class GumroadPayout(models.Model):
                 ("gumroad_sale_id", "in", list(sale_ids)),
             ]
         )
-        counted = {}
+        counted, counted_affiliate = {}, {}
         for line in earlier:
-            counted[line.gumroad_sale_id] = (
-                counted.get(line.gumroad_sale_id, 0) + line.gumroad_amount
+            key = line.gumroad_sale_id
+            counted[key] = (
+                counted.get(key, 0) + line.gumroad_amount + line.affiliate_in_rows
             )
+            counted_affiliate[key] = (
+                counted_affiliate.get(key, 0) + line.booked_affiliate
+            )
+        # The Credit row of a won dispute is the seller's re-credit, net of the
+        # affiliate's share (dispute_win_credits.rb; base.rb lists no affiliate row
+        # for it): that share is in the sale's rows, not in the Affiliate Credit row.
+        credited = {t.sale_id for t in transactions if t.kind == "Credit" and t.sale_id}
+        in_rows = {
+            sale.gumroad_id: sale.money_dispute_affiliate
+            for sale in sales
+            if sale.dispute_state == "won" and sale.gumroad_id in credited
+        }
         # What this payout should cover of each sale: its net on the balance as
-        # booked, less what earlier payouts already paid of it.
+        # booked, before the affiliate's commission (Gumroad lists commissions in
+        # their own Affiliate Credit row), less what earlier payouts already paid
+        # of it. Direct sales never were on the balance.
+        direct = {sale.gumroad_id for sale in sales if sale.payment_processor}
+        balance_sales = sales.filtered(lambda sale: not sale.payment_processor)
         booked = {
             sale.gumroad_id: round(
-                sale.money_earnings - counted.get(sale.gumroad_id, 0), 2
+                sale.money_earnings
+                + sale.money_affiliate
+                - counted.get(sale.gumroad_id, 0)
+                - in_rows.get(sale.gumroad_id, 0),
+                2,
             )
-            for sale in sales
+            for sale in balance_sales
         }
+        affiliate_by_sale = {
+            sale.gumroad_id: round(
+                sale.money_affiliate - counted_affiliate.get(sale.gumroad_id, 0), 2
+            )
+            for sale in balance_sales
+        }
+        affiliate = Decimal(
+            str(
+                round(
+                    sum(affiliate_by_sale.values(), 0.0) - sum(in_rows.values(), 0.0),
+                    2,
+                )
+            )
+        ).quantize(Decimal("0.01"))
         by_id = {sale.gumroad_id: sale for sale in sales}
         self.line_ids = [Command.clear()] + [
             Command.create(
@@ -332,15 +368,22 @@ class GumroadPayout(models.Model):
                     else False,
                     "gumroad_amount": float(match.gumroad),
                     "booked_amount": float(match.booked or 0),
+                    "booked_affiliate": affiliate_by_sale.get(match.sale_id, 0)
+                    if match.sale_id and match.state != "information"
+                    else 0,
+                    "affiliate_in_rows": in_rows.get(match.sale_id, 0)
+                    if match.sale_id and match.state != "information"
+                    else 0,
                     "difference": float(match.difference)
                     if match.booked is not None
                     else 0,
                     "to_book": float(match.book),
+                    "book_against": match.against,
                     "state": match.state,
                 }
             )
             for index, match in enumerate(
-                match_payout_transactions(transactions, booked)
+                match_payout_transactions(transactions, booked, affiliate, direct)
             )
         ]
         self.transactions_note = False
@@ -360,6 +403,11 @@ class GumroadPayout(models.Model):
             label = self.env._(
                 "Gumroad adjustments, payout %(id)s", id=payout.gumroad_id
             )
+            expense = {
+                "fee": account._fee_account,
+                "retained": account._retained_fee_account,
+                "affiliate": account._affiliate_account,
+            }
             commands = []
             for line in lines:
                 amount = line.to_book
@@ -378,7 +426,7 @@ class GumroadPayout(models.Model):
                     Command.create(
                         {
                             "name": name,
-                            "account_id": account._fee_account().id,
+                            "account_id": expense[line.book_against or "fee"]().id,
                             "currency_id": usd.id,
                             "amount_currency": -amount,
                             "balance": -balance,
@@ -471,7 +519,12 @@ class GumroadPayout(models.Model):
         partner = account._gumroad_partner()
         sales = self.sale_ids.sorted("sale_datetime")
         lines, rest = split_payout(
-            self.amount, {sale.gumroad_id: sale.money_earnings for sale in sales}
+            self.amount,
+            {
+                sale.gumroad_id: sale.money_earnings
+                for sale in sales
+                if not sale.payment_processor
+            },
         )
         by_id = {sale.gumroad_id: sale for sale in sales}
         invoice_lines = [

@@ -24,6 +24,28 @@ class GumroadPayoutLine(models.Model):
     booked_amount = fields.Monetary(
         string="Booked", currency_field="usd_currency_id", readonly=True
     )
+    booked_affiliate = fields.Monetary(
+        string="Affiliate commission booked",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="The sale's affiliate commission this payout covers, as booked; "
+        "Gumroad lists commissions in the payout's Affiliate Credit row.",
+    )
+    affiliate_in_rows = fields.Monetary(
+        string="Affiliate share in the sale's rows",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="The affiliate share a won dispute's Credit row is net of.",
+    )
+    book_against = fields.Selection(
+        [
+            ("fee", "Gumroad fees"),
+            ("retained", "Processor fee Gumroad retained"),
+            ("affiliate", "Affiliate commissions"),
+        ],
+        readonly=True,
+        help="The expense account of what is booked from this line.",
+    )
     difference = fields.Monetary(currency_field="usd_currency_id", readonly=True)
     to_book = fields.Monetary(
         string="Booked from the payout",

@@ -231,16 +231,61 @@ class GumroadSale(models.Model):
         string="Fee (USD)",
         currency_field="usd_currency_id",
         readonly=True,
-        help="Gumroad's fee as the sale still pays it: never more than what the "
-        "sale keeps, nothing once fully refunded.",
+        help="Gumroad's fee as the sale still pays it: given back pro rata (rounded "
+        "down) with each partial refund, in full with a full refund or a chargeback.",
+    )
+    money_affiliate = fields.Monetary(
+        string="Affiliate commission (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="The affiliate's credit the sale still pays (Gumroad takes it from the "
+        "seller's share), less what refunds and chargebacks gave back.",
+    )
+    money_retained = fields.Monetary(
+        string="Processor fee retained (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="The payment processor's fee Gumroad keeps from the seller on refunds "
+        "(2.9% of the refund plus its share of 30 cents, Gumroad's own formula).",
+    )
+    money_processor_fee = fields.Monetary(
+        string="Processor fee (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
+        help="PayPal's or Stripe's own fee of a sale paid into the seller's own "
+        "account.",
+    )
+    # What an open chargeback took back, so that a won dispute gives exactly that
+    # back (gumroad/balance.py).
+    money_dispute_returned = fields.Monetary(
+        currency_field="usd_currency_id", readonly=True
+    )
+    money_dispute_fee = fields.Monetary(currency_field="usd_currency_id", readonly=True)
+    money_dispute_affiliate = fields.Monetary(
+        currency_field="usd_currency_id", readonly=True
     )
     money_earnings = fields.Monetary(
         string="Earnings (USD)",
         currency_field="usd_currency_id",
         compute="_compute_money_earnings",
         store=True,
-        help="What Gumroad owes the seller for the sale: collected, less returned, "
-        "less the fee.",
+        help="What the sale leaves the seller: collected, less returned, less the "
+        "fee, the affiliate's commission and the processor fees. On the Gumroad "
+        "balance, or in the seller's own PayPal / Stripe account for a direct sale.",
+    )
+    payment_processor = fields.Selection(
+        [("paypal", "PayPal (seller's account)"), ("stripe_connect", "Stripe Connect")],
+        readonly=True,
+        help="Empty: paid through Gumroad's own account, into the Gumroad balance.",
+    )
+    affiliate_email = fields.Char(readonly=True)
+    affiliate_usd = fields.Monetary(
+        string="Affiliate credit (USD)", currency_field="usd_currency_id", readonly=True
+    )
+    processor_fee_usd = fields.Monetary(
+        string="Processor fee of the sale (USD)",
+        currency_field="usd_currency_id",
+        readonly=True,
     )
     amount_settled = fields.Monetary(
         currency_field="booking_currency_id",
@@ -265,11 +310,23 @@ class GumroadSale(models.Model):
         for sale in self:
             sale.display_ref = f"{const.MOVE_REF_PREFIX}{sale.gumroad_id}"
 
-    @api.depends("money_collected", "money_returned", "money_fee")
+    @api.depends(
+        "money_collected",
+        "money_returned",
+        "money_fee",
+        "money_affiliate",
+        "money_retained",
+        "money_processor_fee",
+    )
     def _compute_money_earnings(self):
         for sale in self:
             sale.money_earnings = (
-                sale.money_collected - sale.money_returned - sale.money_fee
+                sale.money_collected
+                - sale.money_returned
+                - sale.money_fee
+                - sale.money_affiliate
+                - sale.money_retained
+                - sale.money_processor_fee
             )
 
     @api.depends("move_ids.move_type")

@@ -1,5 +1,6 @@
 import logging
 from collections import Counter
+from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from decimal import Decimal
 
@@ -38,6 +39,8 @@ CONCURRENCY_ERRORS = (
     pg_errors.UniqueViolation,
     pg_errors.LockNotAvailable,
 )
+# SaleMoney's fields, stored on gumroad.sale as money_<name>.
+MONEY_FIELDS = tuple(f.name for f in dataclass_fields(SaleMoney))
 COUNT_KEYS = ("read", "new", "changed", "unchanged", "skipped", "failed")
 
 
@@ -367,16 +370,19 @@ class GumroadSaleBooking(models.AbstractModel):
         """(MoneyMove or None, revenue to settle in the booking currency), or None
         when the Gumroad balance already says what Gumroad says."""
         self.ensure_one()
-        booked = SaleMoney(
-            self._dec(self.money_collected),
-            self._dec(self.money_returned),
-            self._dec(self.money_fee),
-        )
-        money = plan_money(sale_money(sale), booked)
+        booked = self._money_booked()
+        money = plan_money(sale_money(sale, booked), booked)
         revenue = target.net_amount - self._dec(self.amount_settled)
         if money is None and not revenue:
             return None
         return money, revenue
+
+    def _money_booked(self):
+        """What the sale's balance entries booked so far (gumroad/balance.py)."""
+        self.ensure_one()
+        return SaleMoney(
+            **{name: self._dec(self[f"money_{name}"]) for name in MONEY_FIELDS}
+        )
 
     @staticmethod
     def _dec(value):
@@ -484,6 +490,10 @@ class GumroadSaleBooking(models.AbstractModel):
             "variants": ", ".join(f"{k}: {v}" for k, v in sale.variants.items())
             or False,
             "offer_code": sale.offer_code,
+            "affiliate_email": sale.affiliate_email,
+            "affiliate_usd": float(sale.affiliate_usd),
+            "payment_processor": sale.payment_processor if sale.is_direct else False,
+            "processor_fee_usd": float(sale.processor_fee_usd),
             "raw_json": self.account_id._sale_payload_to_store(payload),
             "raw_emptied_at": False,
             "sync_date": fields.Datetime.now(),
@@ -674,9 +684,11 @@ class GumroadSaleBooking(models.AbstractModel):
             money_vals = row_vals[row]
             if money is not None:
                 money_vals.update(
-                    money_collected=row.money_collected + float(money.collected),
-                    money_returned=row.money_returned + float(money.returned),
-                    money_fee=row.money_fee + float(money.fee),
+                    {
+                        f"money_{name}": row[f"money_{name}"]
+                        + float(getattr(money, name))
+                        for name in MONEY_FIELDS
+                    }
                 )
             money_vals["amount_settled"] = row.amount_settled + float(revenue)
             if vals:
@@ -703,7 +715,13 @@ class GumroadSaleBooking(models.AbstractModel):
     ):
         """The balance entry of one sale's change, or None when it moves nothing."""
         company = account.company_id
-        journal = context["balance_journal"]
+        # A direct sale's money is in the seller's own PayPal / Stripe account: its
+        # clearing journal, never the Gumroad balance (purchase.rb:1838).
+        journal = (
+            account._processor_journal(sale.payment_processor)
+            if sale.is_direct
+            else context["balance_journal"]
+        )
         usd = context["currencies"]["USD"]
         first = not row.balance_move_ids
         day = account._first_open_day(
@@ -713,7 +731,9 @@ class GumroadSaleBooking(models.AbstractModel):
         label = self._line_label(sale, context["products"].get(sale.product_id))
         lines = []
 
-        def add(name, account_record, amount, line_currency, line_partner=None):
+        def add(
+            name, account_record, amount, line_currency, line_partner=None, **extra
+        ):
             amount = float(amount)
             if line_currency.is_zero(amount):
                 return
@@ -727,13 +747,16 @@ class GumroadSaleBooking(models.AbstractModel):
                     "balance": line_currency._convert(
                         amount, company.currency_id, company, day
                     ),
+                    **extra,
                 }
             )
 
         ref = f"{const.MOVE_REF_PREFIX}{sale.id}"
         if money is not None:
             add(
-                self.env._("Gumroad balance: %(ref)s", ref=ref),
+                self.env._("%(journal)s: %(ref)s", journal=journal.name, ref=ref)
+                if sale.is_direct
+                else self.env._("Gumroad balance: %(ref)s", ref=ref),
                 journal.default_account_id,
                 money.balance,
                 usd,
@@ -745,16 +768,47 @@ class GumroadSaleBooking(models.AbstractModel):
                 money.fee,
                 usd,
             )
+            if money.affiliate:
+                add(
+                    self.env._(
+                        "Affiliate commission (%(affiliate)s): %(ref)s",
+                        affiliate=sale.affiliate_email or "",
+                        ref=ref,
+                    ),
+                    account._affiliate_account(),
+                    money.affiliate,
+                    usd,
+                )
+            if money.retained:
+                add(
+                    self.env._("Processor fee Gumroad retained: %(ref)s", ref=ref),
+                    account._retained_fee_account(),
+                    money.retained,
+                    usd,
+                )
+            if money.processor_fee:
+                add(
+                    self.env._(
+                        "%(processor)s fee: %(ref)s",
+                        processor="PayPal"
+                        if sale.payment_processor == "paypal"
+                        else "Stripe",
+                        ref=ref,
+                    ),
+                    account._processor_fee_account(),
+                    money.processor_fee,
+                    usd,
+                )
         if mode == "invoices":
             revenue_account = partner.commercial_partner_id.with_company(
                 company
             ).property_account_receivable_id
             add(label, revenue_account, -revenue, currency, partner)
         else:
-            for name, revenue_account, amount in self._revenue_parts(
+            for name, revenue_account, amount, extra in self._revenue_parts(
                 account, sale, revenue, label, context
             ):
-                add(name, revenue_account, -amount, currency, partner)
+                add(name, revenue_account, -amount, currency, partner, **extra)
         if not lines:
             return None
         difference = -sum(line["balance"] for line in lines)
@@ -924,9 +978,12 @@ class GumroadSaleBooking(models.AbstractModel):
 
     @api.model
     def _revenue_parts(self, account, sale, revenue, label, context):
-        """(name, account, signed amount) of the revenue of an entry booked without
-        invoice: split like an invoice (product, shipping, tip income; seller tax on
-        the seller tax account), adding up to `revenue` exactly."""
+        """(name, account, signed amount, extra line values) of the revenue of an
+        entry booked without invoice: split like an invoice (product, shipping, tip
+        income; seller tax on the seller tax account), adding up to `revenue`
+        exactly. Seller-collected tax is a real tax: the product line is its base
+        (tax_ids) and the tax line carries the tax's repartition line, so the tax
+        report shows both, as it does for an invoice."""
         sign = -1 if revenue < 0 else 1
         parts = self._split_lines(sale, abs(revenue))
         accounts = {
@@ -939,9 +996,25 @@ class GumroadSaleBooking(models.AbstractModel):
             "shipping": self.env._("Shipping: %(label)s", label=label),
             "tip": self.env._("Tip: %(label)s", label=label),
         }
+        tax = None
+        whole = self._split_lines(sale, sale.price_usd)
+        if parts.get("seller_tax") and parts.get("product") and whole.get("product"):
+            rate = (whole["seller_tax"] * 100 / whole["product"]).quantize(
+                Decimal("0.01")
+            )
+            tax = account._seller_tax(sale.tax_label, rate)
         result = []
         for kind, amount in parts.items():
             if kind == "seller_tax":
+                extra = {}
+                if tax:
+                    # A sale's revenue is a credit; its reversal (a refund) a debit.
+                    repartition = (
+                        tax.invoice_repartition_line_ids
+                        if sign > 0
+                        else tax.refund_repartition_line_ids
+                    ).filtered(lambda line: line.repartition_type == "tax")[:1]
+                    extra = {"tax_repartition_line_id": repartition.id}
                 result.append(
                     (
                         self.env._(
@@ -951,10 +1024,14 @@ class GumroadSaleBooking(models.AbstractModel):
                         ),
                         account._seller_tax_account(),
                         sign * amount,
+                        extra,
                     )
                 )
             else:
-                result.append((names[kind], accounts[kind], sign * amount))
+                extra = {}
+                if tax and kind == "product":
+                    extra = {"tax_ids": [Command.set(tax.ids)]}
+                result.append((names[kind], accounts[kind], sign * amount, extra))
         return result
 
     @api.model

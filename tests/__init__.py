@@ -14,3 +14,4 @@ from . import test_retention
 from . import test_webhook_health
 from . import test_alerts
 from . import test_memberships
+from . import test_money_rules

@@ -1,3 +1,5 @@
+from decimal import ROUND_HALF_UP, Decimal
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -56,7 +58,9 @@ class GumroadBalanceCommon(GumroadCommon):
         self.assertGreater(expected["balance_cents"], 0)
         self.assertEqual(self.balance_cents(), expected["balance_cents"])
         # Net revenue per sale is the same in every mode: collected - returned.
-        sales = self.env["gumroad.sale"].search([("account_id", "=", self.account.id)])
+        sales = self.env["gumroad.sale"].search(
+            [("account_id", "=", self.account.id), ("payment_processor", "=", False)]
+        )
         self.assertEqual(
             round(sum(sales.mapped("money_fee")) * 100), expected["fees_cents"]
         )
@@ -161,17 +165,26 @@ class TestBalanceInvoices(GumroadBalanceCommon):
         before = self.balance_cents()
         self.sandbox.refund(sale_data["id"])
         self.import_all()
-        # The whole earnings leave the balance; the fee is given back.
+        # The whole earnings leave the balance (the fee and any affiliate commission
+        # are given back), and Gumroad retains the processor fee (credit.rb
+        # create_for_refund_fee_retention!).
+        price = round(sale.price_usd * 100)
+        retained = int(
+            (Decimal(price) * 29 / 1000 + 30).quantize(Decimal(1), ROUND_HALF_UP)
+        )
+        self.assertEqual(round(sale.money_retained * 100), retained)
         self.assertEqual(
             self.balance_cents(),
-            before - round((sale.price_usd - sale.gumroad_fee_usd) * 100),
+            before
+            - round((sale.price_usd - sale.gumroad_fee_usd - sale.affiliate_usd) * 100)
+            - retained,
         )
         # The credit note is settled by the refund leaving the Gumroad balance.
         credit_note = sale.credit_note_ids
         self.assertEqual(credit_note.amount_residual, 0)
         self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(sale.invoice_id.payment_state, "paid")
-        self.assertEqual(sale.money_earnings, 0)
+        self.assertAlmostEqual(sale.money_earnings, -retained / 100)
         self.assertEqual(self.balance_cents(), self.sandbox_balance())
 
     def test_full_payout_and_bank_statement(self):

@@ -141,6 +141,72 @@ def test_matching_finds_a_sale_never_booked_and_an_amount_that_differs():
     )
 
 
+def row(kind, sale_id, gross, fee, net):
+    cells = [kind, "2026-07-02", sale_id or "", "", "", "", "", "", gross, fee, net]
+    return cells
+
+
+def test_affiliate_credit_rows_match_the_commissions_booked_over_the_payout():
+    """base.rb calculate_affiliate_for_balance: the Affiliate Credit row is the
+    affiliate credits of the balance's sales, negative, given back by refunds."""
+    rows = parse_transactions(
+        {
+            "transactions": [
+                row("Sale", "a", 20.0, 2.5, 17.5),
+                row("Affiliate Credit", None, -2.0, "", -2.0),
+            ]
+        }
+    )
+    [sale, affiliate] = sorted(
+        match_payout_transactions(rows, {"a": Decimal("17.50")}, Decimal("2.00")),
+        key=lambda m: m.kind,
+    )[::-1]
+    assert (sale.state, affiliate.state, affiliate.book) == ("matched", "matched", 0)
+    [differs] = [
+        m
+        for m in match_payout_transactions(rows, {"a": Decimal("17.50")}, Decimal(3))
+        if m.kind == "Affiliate Credit"
+    ]
+    assert (differs.state, differs.difference, differs.book) == (
+        "amount",
+        Decimal("1.00"),
+        0,
+    )
+
+
+def test_retained_fee_difference_is_booked_against_the_retained_fee():
+    """credit.rb create_for_refund_fee_retention! uses the purchase's own
+    processor_fee_cents when Gumroad has it: the refund row may retain another
+    amount than the connector's estimate (summarize_partial_refund)."""
+    rows = parse_transactions(
+        {"transactions": [row("Partial Refund", "a", -5.0, -0.35, -4.95)]}
+    )
+    [match] = match_payout_transactions(rows, {"a": Decimal("-4.89")})
+    assert (match.state, match.book, match.against) == (
+        "adjustment",
+        Decimal("-0.06"),
+        "retained",
+    )
+    assert match.label.startswith("Processor fee Gumroad retained (difference)")
+
+
+def test_direct_sales_rows_are_information():
+    """base.rb merge_paypal_sales_data / merge_stripe_connect_sales_data: sales
+    paid by the processor directly are listed and net to zero in the payout."""
+    rows = parse_transactions(
+        {
+            "transactions": [
+                row("Sale", "d", 30.0, 3.5, 26.5),
+                row("Stripe Connect Refund", "d", -30.0, 0, -30.0),
+                row("Stripe Connect Payouts", None, 3.5, "", 3.5),
+            ]
+        }
+    )
+    matches = match_payout_transactions(rows, {}, direct={"d"})
+    assert {m.state for m in matches} == {"information"}
+    assert all(m.book == 0 for m in matches)
+
+
 # -- the sandbox -------------------------------------------------------------------
 def get(sandbox, path, **params):
     return requests.get(
