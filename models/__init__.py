@@ -8,6 +8,7 @@ from . import gumroad_account
 from . import gumroad_account_memberships
 from . import gumroad_sale_booking
 from . import gumroad_sale_license
+from . import gumroad_sale_analytic
 from . import gumroad_sale
 from . import gumroad_sale_subscription
 from . import gumroad_import

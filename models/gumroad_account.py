@@ -45,6 +45,7 @@ class GumroadAccount(models.Model):
     _inherit: ClassVar[list[str]] = [
         "mail.thread",
         "mail.activity.mixin",
+        "analytic.mixin",
         "gumroad.account.ledger",
         "gumroad.account.sync",
         "gumroad.account.retention",

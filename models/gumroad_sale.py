@@ -16,7 +16,11 @@ class GumroadSale(models.Model):
     """
 
     _name = "gumroad.sale"
-    _inherit: ClassVar[list[str]] = ["gumroad.sale.booking", "gumroad.sale.license"]
+    _inherit: ClassVar[list[str]] = [
+        "gumroad.sale.booking",
+        "gumroad.sale.license",
+        "gumroad.sale.analytic",
+    ]
     _description = "Gumroad Sale"
     _order = "sale_datetime desc, id desc"
     _rec_name = "display_ref"

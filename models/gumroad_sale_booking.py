@@ -826,7 +826,7 @@ class GumroadSaleBooking(models.AbstractModel):
                 company.currency_id,
             )
         count = len(row.balance_move_ids) + 1
-        return {
+        vals = {
             "move_type": "entry",
             "journal_id": journal.id,
             "date": day,
@@ -835,6 +835,7 @@ class GumroadSaleBooking(models.AbstractModel):
             "gumroad_balance_sale_id": row.id,
             "line_ids": [Command.create(line) for line in lines],
         }
+        return self._with_analytic(account, sale, vals, context)
 
     @api.model
     def _open_receivables(self, moves):
@@ -915,7 +916,7 @@ class GumroadSaleBooking(models.AbstractModel):
         }
         if context["journal"]:
             vals["journal_id"] = context["journal"].id
-        return vals
+        return self._with_analytic(account, sale, vals, context)
 
     @api.model
     def _split_lines(self, sale, amount):

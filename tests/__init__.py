@@ -15,3 +15,4 @@ from . import test_webhook_health
 from . import test_alerts
 from . import test_memberships
 from . import test_money_rules
+from . import test_analytic
