@@ -1,14 +1,28 @@
+import json
+import logging
 from datetime import timedelta
 
 from markupsafe import Markup
+from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
+from odoo.tools import mute_logger
 
 from .. import const
 from ..gumroad.alerts import plan_alerts
 
+_logger = logging.getLogger(__name__)
+
 # Gumroad unreachable (no successful sync) for longer than this raises an alert.
 UNREACHABLE_AFTER = timedelta(days=1)
+# Two workers refreshing the same connector's alerts at once (the sync cron, the
+# import cron, the ping cron): the second one's refresh is redundant.
+RACE_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.UniqueViolation,
+    pg_errors.LockNotAvailable,
+    pg_errors.DeadlockDetected,
+)
 
 
 class GumroadAccountAlerts(models.AbstractModel):
@@ -154,33 +168,59 @@ class GumroadAccountAlerts(models.AbstractModel):
         return unmatched
 
     def _refresh_alerts(self):
-        """Open an alert per new problem, update lasting ones, close solved ones."""
-        Alert = self.env["gumroad.alert"].sudo()
+        """Open an alert per new problem, update lasting ones, close solved ones.
+
+        Each connector in a savepoint of its own: when another worker refreshes the
+        same alerts at the same time, this refresh gives way (theirs is as good)
+        instead of failing the import, sync or ping run that called it.
+        """
+        self.env.flush_all()
         for account in self:
-            problems = account._current_problems()
-            open_alerts = {
-                alert.kind: alert
-                for alert in Alert.search(
-                    [("account_id", "=", account.id), ("state", "=", "open")]
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    account._refresh_own_alerts()
+            except RACE_ERRORS as err:
+                _logger.info(
+                    "Alerts of connector %s refreshed concurrently (%s): left to the "
+                    "other worker",
+                    account.id,
+                    type(err).__name__,
                 )
-            }
-            plan = plan_alerts(
-                {kind: problem[0] for kind, problem in problems.items()}, open_alerts
+
+    def _refresh_own_alerts(self):
+        self.ensure_one()
+        Alert = self.env["gumroad.alert"].sudo()
+        problems = self._current_problems()
+        open_alerts = {
+            alert.kind: alert
+            for alert in Alert.search(
+                [("account_id", "=", self.id), ("state", "=", "open")]
             )
-            for kind in plan.open:
-                account._open_alert(kind, *problems[kind])
-            for kind in plan.update:
-                count, _model, domain, title, message = problems[kind]
-                open_alerts[kind].write(
-                    {
-                        "record_count": count,
-                        "res_domain": domain,
-                        "name": title,
-                        "message": message,
-                    }
-                )
-            for kind in plan.close:
-                account._close_alert(open_alerts[kind])
+        }
+        plan = plan_alerts(
+            {kind: problem[0] for kind, problem in problems.items()}, open_alerts
+        )
+        for kind in plan.open:
+            self._open_alert(kind, *problems[kind])
+        for kind in plan.update:
+            count, _model, domain, title, message = problems[kind]
+            alert = open_alerts[kind]
+            vals = {
+                "record_count": count,
+                # As the Json field reads it back: lists, not tuples.
+                "res_domain": json.loads(json.dumps(domain)),
+                "name": title,
+                "message": message,
+            }
+            # Write only what changed: an unchanged alert is never a row another
+            # worker has to wait for.
+            changed = {
+                name: value for name, value in vals.items() if alert[name] != value
+            }
+            if changed:
+                alert.write(changed)
+        for kind in plan.close:
+            self._close_alert(open_alerts[kind])
 
     def _open_alert(self, kind, count, model, domain, title, message):
         self.ensure_one()

@@ -178,3 +178,37 @@ def test_an_import_killed_mid_way_resumes_with_no_gap_and_no_duplicate(
             f"more, found {counts['unchanged']} already done; no gap, no duplicate, "
             "nets to the cent",
         )
+
+
+def test_two_workers_refreshing_the_same_alert_at_once_both_commit(
+    env_factory, make_connector
+):
+    """The sync cron and the ping cron refresh a connector's alerts at the same time:
+    the second gives way instead of failing its run with a serialization error."""
+    with SandboxServer(sales=5, seed=3) as sandbox:
+        account_id = make_connector(sandbox, "alerts race")
+    env = env_factory()
+    sales = env["gumroad.sale"]
+    sales.create({"account_id": account_id, "gumroad_id": "race-1", "state": "error"})
+    env["gumroad.account"].browse(account_id)._refresh_alerts()
+    env.cr.commit()
+    sales.create({"account_id": account_id, "gumroad_id": "race-2", "state": "error"})
+    env.cr.commit()
+
+    first, second = env_factory(), env_factory()
+    for worker in (first, second):  # both snapshots taken now
+        worker["gumroad.alert"].search([("account_id", "=", account_id)]).mapped("id")
+    first["gumroad.account"].browse(account_id)._refresh_alerts()
+    first.cr.commit()
+    second["gumroad.account"].browse(account_id)._refresh_alerts()
+    second.cr.commit()
+
+    check = env_factory()
+    alert = check["gumroad.alert"].search(
+        [("account_id", "=", account_id), ("kind", "=", "sales_error")]
+    )
+    assert len(alert) == 1 and alert.state == "open"
+    assert alert.record_count == 2
+    check["gumroad.sale"].search([("gumroad_id", "like", "race-%")]).unlink()
+    check["gumroad.account"].browse(account_id).active = False
+    check.cr.commit()
