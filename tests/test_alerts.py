@@ -156,3 +156,48 @@ class TestAlerts(GumroadCommon):
         self.assertEqual(len(mine), 1, "the starter gets one notification")
         self.assertEqual(mine[0]["message"], run.summary)
         self.assertEqual(mine[0]["type"], "success")
+
+    def test_a_ping_in_error_raises_an_alert_closed_once_none_is_left(self):
+        events = self.env["gumroad.webhook.event"]
+        event = events._store_ping(self.account, b"not a gumroad ping", "text/plain")
+        self.assertEqual(event.state, "error")
+        self.account._refresh_alerts()
+        alert = self.open_alerts("pings_error")
+        self.assertEqual(len(alert), 1)
+        self.assertEqual(alert.record_count, 1)
+        self.assertEqual(len(self.emails_to_follower()), 1)
+        self.account._refresh_alerts()
+        self.assertEqual(len(self.emails_to_follower()), 1, "no second email")
+        event.unlink()
+        self.account._refresh_alerts()
+        self.assertEqual(alert.state, "closed")
+
+    def test_a_failed_import_raises_an_alert_closed_by_the_next_complete_run(self):
+        self.sandbox.faults.configure(server_error_every=1)
+        with self.no_sleep():
+            failed = self.env["gumroad.import"]._queue(
+                self.account,
+                fields.Date.to_date("2000-01-01"),
+                fields.Date.today(),
+                "manual",
+            )
+            with self.cron_progress():
+                self.env["gumroad.import"]._cron_process_imports()
+        self.assertEqual(failed.state, "failed")
+        alert = self.open_alerts("import_failed")
+        self.assertEqual(len(alert), 1)
+        self.assertIn(failed.error_message, alert.message)
+        self.assertEqual(len(self.alert_activities()), 1)
+
+        self.sandbox.faults.reset()
+        done = self.env["gumroad.import"]._queue(
+            self.account,
+            fields.Date.to_date("2000-01-01"),
+            fields.Date.today(),
+            "manual",
+        )
+        with self.cron_progress():
+            self.env["gumroad.import"]._cron_process_imports()
+        self.assertEqual(done.state, "done")
+        self.assertEqual(alert.state, "closed")
+        self.assertFalse(self.alert_activities())
