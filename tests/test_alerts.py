@@ -25,6 +25,19 @@ class TestAlerts(GumroadCommon):
         )
         self.account.message_subscribe(partner_ids=self.follower.partner_id.ids)
 
+    def run_import(self, origin, user=None):
+        """An import run of every day, processed by the import cron."""
+        model = self.env["gumroad.import"]
+        run = (model.with_user(user) if user else model)._queue(
+            self.account,
+            fields.Date.to_date("2000-01-01"),
+            fields.Date.today(),
+            origin,
+        )
+        with self.cron_progress():
+            model._cron_process_imports()
+        return run
+
     def open_alerts(self, kind):
         return self.env["gumroad.alert"].search(
             [
@@ -128,18 +141,7 @@ class TestAlerts(GumroadCommon):
 
     def test_a_background_import_tells_who_started_it(self):
         user = self.gumroad_user("alert_starter")
-        run = (
-            self.env["gumroad.import"]
-            .with_user(user)
-            ._queue(
-                self.account,
-                fields.Date.to_date("2000-01-01"),
-                fields.Date.today(),
-                "wizard",
-            )
-        )
-        with self.cron_progress():
-            self.env["gumroad.import"]._cron_process_imports()
+        run = self.run_import("wizard", user)
         self.assertEqual(run.state, "done")
         self.env.cr.precommit.run()
         payloads = [
@@ -175,14 +177,7 @@ class TestAlerts(GumroadCommon):
     def test_a_failed_import_raises_an_alert_closed_by_the_next_complete_run(self):
         self.sandbox.faults.configure(server_error_every=1)
         with self.no_sleep():
-            failed = self.env["gumroad.import"]._queue(
-                self.account,
-                fields.Date.to_date("2000-01-01"),
-                fields.Date.today(),
-                "manual",
-            )
-            with self.cron_progress():
-                self.env["gumroad.import"]._cron_process_imports()
+            failed = self.run_import("manual")
         self.assertEqual(failed.state, "failed")
         alert = self.open_alerts("import_failed")
         self.assertEqual(len(alert), 1)
@@ -190,14 +185,7 @@ class TestAlerts(GumroadCommon):
         self.assertEqual(len(self.alert_activities()), 1)
 
         self.sandbox.faults.reset()
-        done = self.env["gumroad.import"]._queue(
-            self.account,
-            fields.Date.to_date("2000-01-01"),
-            fields.Date.today(),
-            "manual",
-        )
-        with self.cron_progress():
-            self.env["gumroad.import"]._cron_process_imports()
+        done = self.run_import("manual")
         self.assertEqual(done.state, "done")
         self.assertEqual(alert.state, "closed")
         self.assertFalse(self.alert_activities())
