@@ -144,9 +144,15 @@ class GumroadAccountAlerts(models.AbstractModel):
         although the bank statements go past the days the money takes to arrive.
         """
         self.ensure_one()
-        payouts = self.env["gumroad.payout"].search([("account_id", "=", self.id)])
-        unmatched = payouts.filtered(
-            lambda p: any(line.state in ("not_booked", "amount") for line in p.line_ids)
+        unmatched = (
+            self.env["gumroad.payout.line"]
+            .search(
+                [
+                    ("payout_id.account_id", "=", self.id),
+                    ("state", "in", ("not_booked", "amount")),
+                ]
+            )
+            .payout_id
         )
         bank = self._payout_bank_journal()
         last_bank_day = (
@@ -157,13 +163,13 @@ class GumroadAccountAlerts(models.AbstractModel):
         )
         if last_bank_day:
             late = last_bank_day - timedelta(days=const.PAYOUT_MATCH_DAYS_AFTER)
-            unmatched |= payouts.filtered(
-                lambda p: (
-                    p.state == "booked"
-                    and p.move_id
-                    and p.payout_date
-                    and p.payout_date < late
-                )
+            unmatched |= self.env["gumroad.payout"].search(
+                [
+                    ("account_id", "=", self.id),
+                    ("state", "=", "booked"),
+                    ("move_id", "!=", False),
+                    ("payout_date", "<", late),
+                ]
             )
         return unmatched
 

@@ -189,3 +189,19 @@ class TestAlerts(GumroadCommon):
         self.assertEqual(done.state, "done")
         self.assertEqual(alert.state, "closed")
         self.assertFalse(self.alert_activities())
+
+    def test_a_payout_line_that_differs_raises_an_alert_until_it_matches(self):
+        payout = self.env["gumroad.payout"].create(
+            {"account_id": self.account.id, "gumroad_id": "payout-1", "amount": 10.0}
+        )
+        line = self.env["gumroad.payout.line"].create(
+            {"payout_id": payout.id, "kind": "Sale", "state": "amount"}
+        )
+        self.account._refresh_alerts()
+        alert = self.open_alerts("payout_mismatch")
+        self.assertEqual(alert.record_count, 1)
+        action = alert.action_open_records()
+        self.assertEqual(self.env["gumroad.payout"].search(action["domain"]), payout)
+        line.state = "matched"
+        self.account._refresh_alerts()
+        self.assertEqual(alert.state, "closed")
