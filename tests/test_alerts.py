@@ -119,6 +119,8 @@ class TestAlerts(GumroadCommon):
         self.assertEqual(len(self.open_alerts("token")), 1)
         self.account.action_verify_connection()
         self.assertEqual(len(self.open_alerts("token")), 1)
+        self.assertEqual(len(self.alert_activities()), 1)
+        self.assertEqual(len(self.emails_to_follower()), 1)
 
         self.sandbox.store.revoked_tokens.discard(self.sandbox.token)
         self.account.action_verify_connection()
@@ -135,6 +137,9 @@ class TestAlerts(GumroadCommon):
         self.account._refresh_alerts()
         alert = self.open_alerts("unreachable")
         self.assertEqual(len(alert), 1)
+        self.account._refresh_alerts()
+        self.assertEqual(len(self.alert_activities()), 1)
+        self.assertEqual(len(self.emails_to_follower()), 1)
         self.account.last_sync_at = fields.Datetime.now()
         self.account._refresh_alerts()
         self.assertEqual(alert.state, "closed")
@@ -183,6 +188,7 @@ class TestAlerts(GumroadCommon):
         self.assertEqual(len(alert), 1)
         self.assertIn(failed.error_message, alert.message)
         self.assertEqual(len(self.alert_activities()), 1)
+        self.assertEqual(len(self.emails_to_follower()), 1)
 
         self.sandbox.faults.reset()
         done = self.run_import("manual")
@@ -200,6 +206,9 @@ class TestAlerts(GumroadCommon):
         self.account._refresh_alerts()
         alert = self.open_alerts("payout_mismatch")
         self.assertEqual(alert.record_count, 1)
+        self.account._refresh_alerts()
+        self.assertEqual(len(self.alert_activities()), 1)
+        self.assertEqual(len(self.emails_to_follower()), 1)
         action = alert.action_open_records()
         self.assertEqual(self.env["gumroad.payout"].search(action["domain"]), payout)
         line.state = "matched"
