@@ -111,6 +111,17 @@ def shell(args, script, log):
     )
 
 
+def fetch(database, sql):
+    """The rows of one query on the upgraded database."""
+    conn = psycopg2.connect(dbname=database, **db_connect_kwargs())
+    try:
+        with conn.cursor() as cr:
+            cr.execute(sql)
+            return cr.fetchall()
+    finally:
+        conn.close()
+
+
 def books(database):
     """What the ledger holds: moves, the sale rows' links, payouts, reconciliations."""
     with psycopg2.connect(dbname=database, **db_connect_kwargs()) as conn:
@@ -228,14 +239,11 @@ def test_a_database_booked_by_19_0_1_1_0_upgrades_and_uninstalls_keeping_its_mov
         assert after["links"] == before["links"], "every move keeps its sale"
         assert after["payouts"] == before["payouts"]
         assert after["reconciled"] == before["reconciled"]
-        with psycopg2.connect(dbname=database, **db_connect_kwargs()) as conn:
-            cr = conn.cursor()
-            cr.execute(
-                "SELECT gumroad_id, status, is_active FROM gumroad_subscription "
-                "WHERE gumroad_id LIKE 'sub-%' ORDER BY gumroad_id"
-            )
-            statuses = cr.fetchall()
-        conn.close()
+        statuses = fetch(
+            database,
+            "SELECT gumroad_id, status, is_active FROM gumroad_subscription "
+            "WHERE gumroad_id LIKE 'sub-%' ORDER BY gumroad_id",
+        )
         assert statuses == [
             ("sub-alive", "alive", True),
             ("sub-cancelled", "pending_cancellation", True),
