@@ -279,7 +279,7 @@ class TransactionMatch:
 
 
 def match_payout_transactions(
-    transactions, booked, affiliate=None, direct=()
+    transactions, booked, affiliate=None, direct=(), sale_nets=None
 ) -> list[TransactionMatch]:
     """Match a payout's transactions to what the books say.
 
@@ -297,11 +297,18 @@ def match_payout_transactions(
     Credit rows (calculate_affiliate_for_balance) must sum to minus it; a difference
     is shown, not booked. `direct` holds the ids
     of sales paid into the seller's own PayPal / Stripe account: their rows, like
-    the processor rows, are information. Rows without a sale are Gumroad's own: a
-    Credit, a Technical Adjustment, a Payout Fee are to be booked with their label.
+    the processor rows, are information. `sale_nets` maps a sale id to the net its
+    Sale row carries (price - fee): when a sale's Sale row says exactly that, its
+    other rows are refunds and the difference is within their floors, it is the
+    refunds' own (two partial refunds the books saw as one floor their fee shares
+    and retained fees apart), booked against the retained fee like a refund's
+    alone. Rows without a sale are
+    Gumroad's own: a Credit, a Technical Adjustment, a Payout Fee are to be booked
+    with their label.
     """
     by_sale, order, result, affiliate_rows = {}, [], [], []
     direct = set(direct)
+    sale_nets = sale_nets or {}
     for transaction in transactions:
         if transaction.kind.startswith(DIRECT_PREFIXES) or (
             transaction.sale_id in direct
@@ -373,7 +380,9 @@ def match_payout_transactions(
             book = Decimal(0)
             if gumroad == mine:
                 state = "matched"
-            elif all(row.kind in REFUND_KINDS for row in rows):
+            elif all(
+                row.kind in REFUND_KINDS for row in rows
+            ) or _refunds_floored_apart(rows, sale_nets.get(sale_id), gumroad - mine):
                 # The processor fee Gumroad retained differs from the estimate.
                 state, book, against = "adjustment", gumroad - mine, "retained"
             else:
@@ -387,6 +396,23 @@ def match_payout_transactions(
             TransactionMatch(state, kinds, sale_id, gumroad, mine, book, label, against)
         )
     return result
+
+
+def _refunds_floored_apart(rows, sale_net, difference):
+    """One Sale row with the net the books expect, refund rows besides, and a
+    difference no larger than each refund's own floors can make: a cent for the
+    fee share and one for the retained fee, per refund row. A larger difference is
+    something else (a refund the books have not seen yet, say): shown, not booked.
+    """
+    sale_rows = [row for row in rows if row.kind == "Sale"]
+    refund_rows = [row for row in rows if row.kind in REFUND_KINDS]
+    if sale_net is None or len(sale_rows) != 1 or not refund_rows:
+        return False
+    if len(sale_rows) + len(refund_rows) != len(rows):
+        return False
+    if sale_rows[0].net != Decimal(str(sale_net)).quantize(Decimal("0.01")):
+        return False
+    return abs(difference) <= Decimal("0.02") * len(refund_rows)
 
 
 def _adjustment_label(transaction):

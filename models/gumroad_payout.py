@@ -355,6 +355,12 @@ class GumroadPayout(models.Model):
                 )
             )
         ).quantize(Decimal("0.01"))
+        # A Sale row's net is price - fee (base.rb summarize_sale): when it agrees,
+        # a difference on the sale's refund rows is the refunds' own.
+        sale_nets = {
+            sale.gumroad_id: round(sale.price_usd - sale.gumroad_fee_usd, 2)
+            for sale in balance_sales
+        }
         by_id = {sale.gumroad_id: sale for sale in sales}
         self.line_ids = [Command.clear()] + [
             Command.create(
@@ -383,7 +389,9 @@ class GumroadPayout(models.Model):
                 }
             )
             for index, match in enumerate(
-                match_payout_transactions(transactions, booked, affiliate, direct)
+                match_payout_transactions(
+                    transactions, booked, affiliate, direct, sale_nets
+                )
             )
         ]
         self.transactions_note = False

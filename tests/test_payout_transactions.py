@@ -1,5 +1,6 @@
 from odoo.tests import tagged
 
+from ..gumroad_sandbox import ledger
 from .test_balance import GumroadBalanceCommon
 
 
@@ -70,3 +71,46 @@ class TestPayoutTransactions(GumroadBalanceCommon):
         )
         self.assertGreater(upcoming.amount_cents, 0)
         self.assertEqual(self.account.upcoming_payout_status, "payable")
+
+
+@tagged("post_install", "-at_install")
+class TestTwoRefundsSeenAsOne(GumroadBalanceCommon):
+    """A sandbox of its own: the other tests' payouts leave nothing to offset."""
+
+    accounting_mode = "entries"
+
+    def test_two_refunds_seen_as_one_leave_nothing_after_the_payout(self):
+        """Two partial refunds made before the connector saw the sale: the sale JSON
+        has only their total, so the books split one refund, while Gumroad floors each
+        refund's fee share and retained fee (summarize_partial_refund). The payout's
+        rows reveal the difference; it is booked against the retained fee, and the
+        balance is 0 after the payout."""
+        self.sync()
+        sale = self.sandbox.add_sale(product_id=self.plain_usd_product()["id"])
+        price, fee = sale["price"], sale["gumroad_fee"]
+
+        def seller_loses(amount):
+            return amount - fee * amount // price + ledger.retained_fee(amount, price)
+
+        # An amount whose two refunds cost the seller other cents than one of twice it.
+        amount = next(
+            cents
+            for cents in range(50, price // 2)
+            if 2 * seller_loses(cents) != seller_loses(2 * cents)
+        )
+        self.sandbox.refund(sale["id"], amount_cents=amount)
+        self.sandbox.refund(sale["id"], amount_cents=amount)
+        self.sync()
+        drift = self.balance_cents() - self.sandbox_balance()
+        self.assertIn(abs(drift), (1, 2), "the books' one refund floors otherwise")
+        self.sandbox.pay_out()
+        [payout] = self.sync()
+        [line] = payout.line_ids.filtered(
+            lambda line: line.gumroad_sale_id == sale["id"]
+        )
+        self.assertEqual(line.state, "adjustment")
+        self.assertEqual(line.book_against, "retained")
+        self.assertEqual(round(line.to_book * 100), -drift)
+        self.assertTrue(payout.adjustment_move_id)
+        self.assertEqual(self.sandbox_balance(), 0)
+        self.assertEqual(self.balance_cents(), 0)

@@ -190,6 +190,44 @@ def test_retained_fee_difference_is_booked_against_the_retained_fee():
     assert match.label.startswith("Processor fee Gumroad retained (difference)")
 
 
+def test_two_refunds_seen_as_one_book_their_difference_when_the_sale_row_agrees():
+    """Two partial refunds the books saw as one: Gumroad floors each refund's fee
+    share and retained fee on its own (summarize_partial_refund), so their rows sum
+    to a cent or two from the books' one refund. The Sale row (price - fee) agrees,
+    so the difference is the refunds': booked against the retained fee."""
+    rows = parse_transactions(
+        {
+            "transactions": [
+                row("Sale", "a", 20.0, 2.5, 17.5),
+                row("Partial Refund", "a", -3.0, -0.37, -2.72),
+                row("Partial Refund", "a", -2.0, -0.25, -1.81),
+            ]
+        }
+    )
+    booked = {"a": Decimal("12.99")}
+    [match] = match_payout_transactions(rows, booked, sale_nets={"a": Decimal("17.5")})
+    assert (match.state, match.book, match.against) == (
+        "adjustment",
+        Decimal("-0.02"),
+        "retained",
+    )
+    # Without the Sale row's net, or when that row disagrees, the difference could be
+    # the sale's own; beyond two cents a refund row, it is no floor (a refund the
+    # books have not seen, say); with the Sale row alone, nothing is a refund's:
+    # shown, not booked.
+    for nets, mine in (
+        ({}, booked),
+        ({"a": Decimal("17.40")}, booked),
+        ({"a": Decimal("17.5")}, {"a": Decimal("13.02")}),
+    ):
+        [match] = match_payout_transactions(rows, mine, sale_nets=nets)
+        assert (match.state, match.book) == ("amount", 0)
+    [alone] = match_payout_transactions(
+        rows[:1], {"a": Decimal("17.49")}, sale_nets={"a": Decimal("17.5")}
+    )
+    assert (alone.state, alone.book) == ("amount", 0)
+
+
 def test_direct_sales_rows_are_information():
     """base.rb merge_paypal_sales_data / merge_stripe_connect_sales_data: sales
     paid by the processor directly are listed and net to zero in the payout."""
