@@ -69,6 +69,28 @@ payouts = env["gumroad.payout"]._sync_payouts(account)
 env.cr.commit()
 print("Payouts: %d booked; Gumroad balance %.2f USD (the sandbox says %.2f)" % (
     len(payouts), account._balance_amount(), BALANCE_CENTS() / 100), flush=True)
+# What the seller's bank feed would bring: a statement line per payout received, two
+# days after Gumroad sent it; the connector matches each to its payout.
+bank = account._payout_bank_journal()
+to_match = env["gumroad.payout"].search(
+    [("account_id", "=", account.id), ("state", "=", "booked")])
+if bank and to_match:
+    usd = env.ref("base.USD")
+    foreign = bank.currency_id or bank.company_id.currency_id
+    env["account.bank.statement.line"].create([{
+        "journal_id": bank.id,
+        "date": payout.payout_date + timedelta(days=2),
+        "payment_ref": "GUMROAD PAYOUT %s" % payout.gumroad_id,
+        "amount": payout.amount if foreign == usd else usd._convert(
+            payout.amount, foreign, bank.company_id, payout.payout_date),
+        **({} if foreign == usd else {
+            "foreign_currency_id": usd.id, "amount_currency": payout.amount}),
+    } for payout in to_match])
+    matched = to_match._reconcile_with_statements()
+    account._refresh_alerts()
+    env.cr.commit()
+    print("Bank feed: %d payouts received in %s, %d matched to their payout" % (
+        len(to_match), bank.name, len(matched)), flush=True)
 """
 
 
