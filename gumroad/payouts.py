@@ -349,24 +349,7 @@ def match_payout_transactions(
                 label=_adjustment_label(transaction),
             )
         )
-    if affiliate_rows or affiliate:
-        # Compared, never booked from the payout: the books charge commissions with
-        # their sales, and a difference is a sale booked in another state than
-        # Gumroad counted it for this payout (e.g. refunded since).
-        gumroad = sum((row.net for row in affiliate_rows), Decimal(0))
-        mine = -Decimal(str(affiliate)).quantize(Decimal("0.01"))
-        result.append(
-            TransactionMatch(
-                state="matched" if gumroad == mine else "amount",
-                kind=AFFILIATE_CREDIT,
-                sale_id=None,
-                gumroad=gumroad,
-                booked=mine,
-                book=Decimal(0),
-                label="Affiliate Credit (the commissions of the payout's sales)",
-                against="affiliate",
-            )
-        )
+    affiliate_at, floored_rows = len(result), 0
     for sale_id in order:
         rows = by_sale[sale_id]
         gumroad = sum((row.net for row in rows), Decimal(0))
@@ -380,11 +363,12 @@ def match_payout_transactions(
             book = Decimal(0)
             if gumroad == mine:
                 state = "matched"
-            elif all(
-                row.kind in REFUND_KINDS for row in rows
-            ) or _refunds_floored_apart(rows, sale_nets.get(sale_id), gumroad - mine):
+            elif all(row.kind in REFUND_KINDS for row in rows):
                 # The processor fee Gumroad retained differs from the estimate.
                 state, book, against = "adjustment", gumroad - mine, "retained"
+            elif _refunds_floored_apart(rows, sale_nets.get(sale_id), gumroad - mine):
+                state, book, against = "adjustment", gumroad - mine, "retained"
+                floored_rows += sum(row.kind in REFUND_KINDS for row in rows)
             else:
                 state = "amount"
         label = (
@@ -394,6 +378,36 @@ def match_payout_transactions(
         )
         result.append(
             TransactionMatch(state, kinds, sale_id, gumroad, mine, book, label, against)
+        )
+    if affiliate_rows or affiliate:
+        # Compared, not booked from the payout: the books charge commissions with
+        # their sales, and a difference is a sale booked in another state than
+        # Gumroad counted it for this payout (e.g. refunded since). Only the cent a
+        # refund row can round the affiliate's share apart, for the refunds seen as
+        # one above, is booked.
+        gumroad = sum((row.net for row in affiliate_rows), Decimal(0))
+        mine = -Decimal(str(affiliate)).quantize(Decimal("0.01"))
+        state, book = ("matched", Decimal(0)) if gumroad == mine else ("amount", 0)
+        if (
+            state == "amount"
+            and floored_rows
+            and (abs(gumroad - mine) <= Decimal("0.01") * floored_rows)
+        ):
+            state, book = "adjustment", gumroad - mine
+        result.insert(
+            affiliate_at,
+            TransactionMatch(
+                state=state,
+                kind=AFFILIATE_CREDIT,
+                sale_id=None,
+                gumroad=gumroad,
+                booked=mine,
+                book=Decimal(book),
+                label="Affiliate Credit (the commissions of the payout's sales)"
+                if not book
+                else "Affiliate Credit (difference of refunds seen as one)",
+                against="affiliate",
+            ),
         )
     return result
 

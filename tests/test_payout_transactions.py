@@ -1,3 +1,5 @@
+from decimal import ROUND_HALF_UP, Decimal
+
 from odoo.tests import tagged
 
 from ..gumroad_sandbox import ledger
@@ -112,5 +114,46 @@ class TestTwoRefundsSeenAsOne(GumroadBalanceCommon):
         self.assertEqual(line.book_against, "retained")
         self.assertEqual(round(line.to_book * 100), -drift)
         self.assertTrue(payout.adjustment_move_id)
+        self.assertEqual(self.sandbox_balance(), 0)
+        self.assertEqual(self.balance_cents(), 0)
+
+    def test_the_affiliate_cent_of_refunds_seen_as_one_is_booked_too(self):
+        """Gumroad rounds the affiliate's share of each refund on its own: the cent
+        the Affiliate Credit row shows for refunds seen as one is booked against the
+        affiliate commission, and the balance is 0 after the payout."""
+        self.sync()
+        product = self.plain_usd_product()
+        affiliate = product["price"] // 10 + 3
+        sale = self.sandbox.add_sale(
+            product_id=product["id"],
+            affiliate_email="aff@example.com",
+            affiliate_credit_cents=affiliate,
+        )
+        price, fee = sale["price"], sale["gumroad_fee"]
+
+        def share(cents):
+            return int((Decimal(affiliate * cents) / price).quantize(0, ROUND_HALF_UP))
+
+        def seller(cents):
+            return fee * cents // price - ledger.retained_fee(cents, price)
+
+        amount = next(
+            cents
+            for cents in range(50, price // 2)
+            if 2 * share(cents) != share(2 * cents)
+            and 2 * seller(cents) != seller(2 * cents)
+        )
+        self.sandbox.refund(sale["id"], amount_cents=amount)
+        self.sandbox.refund(sale["id"], amount_cents=amount)
+        self.sync()
+        self.sandbox.pay_out()
+        [payout] = self.sync()
+        [affiliate_line] = payout.line_ids.filtered(
+            lambda line: line.kind == "Affiliate Credit"
+        )
+        self.assertEqual(
+            (affiliate_line.state, affiliate_line.book_against),
+            ("adjustment", "affiliate"),
+        )
         self.assertEqual(self.sandbox_balance(), 0)
         self.assertEqual(self.balance_cents(), 0)

@@ -228,6 +228,54 @@ def test_two_refunds_seen_as_one_book_their_difference_when_the_sale_row_agrees(
     assert (alone.state, alone.book) == ("amount", 0)
 
 
+def test_refunds_seen_as_one_book_the_affiliate_cent_they_round_apart():
+    """Gumroad rounds the affiliate's share of each refund on its own too
+    (refundable.rb, the Affiliate Credit row of base.rb): for refunds seen as one,
+    a cent per refund row of the Affiliate Credit row is theirs, booked against the
+    affiliate commission; more is another sale's state, shown."""
+    rows = parse_transactions(
+        {
+            "transactions": [
+                row("Sale", "a", 20.0, 2.5, 17.5),
+                row("Partial Refund", "a", -3.0, -0.37, -2.72),
+                row("Partial Refund", "a", -2.0, -0.25, -1.81),
+                row("Affiliate Credit", None, -1.51, "", -1.51),
+            ]
+        }
+    )
+    nets = {"a": Decimal("17.5")}
+    matches = by_key(
+        match_payout_transactions(
+            rows, {"a": Decimal("12.99")}, Decimal("1.50"), sale_nets=nets
+        )
+    )
+    affiliate = matches["Affiliate Credit", None]
+    assert (affiliate.state, affiliate.book, affiliate.against) == (
+        "adjustment",
+        Decimal("-0.01"),
+        "affiliate",
+    )
+    matches = by_key(
+        match_payout_transactions(
+            rows, {"a": Decimal("12.99")}, Decimal("1.40"), sale_nets=nets
+        )
+    )
+    assert matches["Affiliate Credit", None].state == "amount"
+    # Without refunds seen as one, an affiliate difference is never booked.
+    matches = by_key(
+        match_payout_transactions(
+            rows, {"a": Decimal("12.97")}, Decimal("1.50"), sale_nets=nets
+        )
+    )
+    assert (
+        matches["Affiliate Credit", None].state,
+        matches["Sale, Partial Refund, Partial Refund", "a"].state,
+    ) == (
+        "amount",
+        "matched",
+    )
+
+
 def test_direct_sales_rows_are_information():
     """base.rb merge_paypal_sales_data / merge_stripe_connect_sales_data: sales
     paid by the processor directly are listed and net to zero in the payout."""
