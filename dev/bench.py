@@ -7,9 +7,11 @@ On a fresh database with the addon installed, against the sandbox running in its
 process:
 1. floor: the same number of customer invoices created and posted with one batched ORM
    call each (tracking off), then (second floor) each paid by a balance entry created,
-   posted and reconciled in batches too, rolled back afterwards;
+   posted and reconciled in batches too, rolled back afterwards; then the best floor
+   (dev/bench_floor.py): the same moves booked in batches of 50, 100, 200 and 500,
+   the fastest size kept (`best_floor_s`, `best_ratio` = import / best floor);
 2. import of that many sales through the addon: wall time, sales/s, API requests, peak
-   RSS;
+   RSS, and its seconds per phase (gumroad/profiling.py);
 3. the same import again (re-sync): time and rows written (expected 0);
 4. with 100 ms sandbox latency, the fetch time against its floor
    (pages x latency / concurrent fetch workers);
@@ -38,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import odoo_env
+from bench_floor import run_best_floor
 
 WRITE_TABLES = (
     "gumroad_sale",
@@ -257,6 +260,10 @@ def main():
             if not paid:
                 raise odoo_env.SetupError(f"floor failed:\n{floor.stderr[-3000:]}")
             results["floor_paid_s"] = float(paid[-1].split("=", 1)[1])
+            # The framework's best for the same moves: batched, at the best size.
+            results["best_floor"] = run_best_floor(
+                odoo.command, base_args, env, args.sales
+            )
 
         # 2. Import through the addon.
         with registry.cursor() as cr:
@@ -271,9 +278,13 @@ def main():
             cr.commit()
             state = control(root, "state")
             requests_before = state.get("request_count", 0)
+            from odoo.addons.gumroad_connector.gumroad import profiling
+
             started = time.perf_counter()
-            counts = import_as_cron(env_, account, date_from, date_to)
+            with profiling.collect() as profile:
+                counts = import_as_cron(env_, account, date_from, date_to)
             results["import_s"] = time.perf_counter() - started
+            results["profile"] = profile
             results["counts"] = counts
             results["requests"] = (
                 control(root, "state").get("request_count", 0) - requests_before
@@ -371,6 +382,10 @@ def main():
         results["import_s"] / results["floor_paid_s"] if floor_s else float("nan")
     )
     fetch_ratio = results["fetch_s"] / results["fetch_floor_s"]
+    best_floor = results.get("best_floor") or {}
+    best_batch = min(best_floor, key=best_floor.get) if best_floor else None
+    best_floor_s = best_floor[best_batch] if best_floor else None
+    best_ratio = results["import_s"] / best_floor_s if best_floor_s else float("nan")
     rows = [
         ("sales", n),
         (
@@ -381,12 +396,23 @@ def main():
             "floor: + pay each from the balance (s)",
             f"{results['floor_paid_s']:.2f}" if floor_s else "skipped",
         ),
+        *(
+            (f"best floor: batches of {size}, paid (s)", f"{secs:.2f}")
+            for size, secs in sorted(best_floor.items())
+        ),
+        (
+            "best floor (s)",
+            f"{best_floor_s:.2f} (batches of {best_batch})"
+            if best_floor
+            else "skipped",
+        ),
         ("import (s)", f"{results['import_s']:.2f}"),
         ("import sales/s", f"{n / results['import_s']:.0f}"),
         ("import counts", json.dumps(results["counts"], sort_keys=True)),
         ("API requests", results["requests"]),
         ("ratio import/floor", f"{ratio:.2f}"),
         ("ratio import/floor with payments", f"{paid_ratio:.2f}"),
+        ("ratio import/best floor", f"{best_ratio:.2f}"),
         ("re-sync (s)", f"{results['resync_s']:.2f}"),
         ("re-sync rows written", results["resync_writes"]),
         ("fetch at 100 ms latency (s)", f"{results['fetch_s']:.2f}"),
@@ -408,6 +434,7 @@ def main():
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+    print_profile(results["profile"], results["import_s"])
     print(
         f"bench: sales={n} import_s={results['import_s']:.2f} "
         f"floor_s={floor_s or float('nan'):.2f} "
@@ -415,9 +442,20 @@ def main():
         f"resync_writes={results['resync_writes']} fetch_ratio={fetch_ratio:.2f} "
         f"peak_rss_mb={results['peak_rss_mb']:.0f} "
         f"webhook_rps={results['webhook_rps']:.0f} "
-        f"webhook_p99_ms={results['webhook_p99_ms']:.1f} lost={results['lost']}"
+        f"webhook_p99_ms={results['webhook_p99_ms']:.1f} lost={results['lost']} "
+        f"best_floor_s={best_floor_s or float('nan'):.2f} best_ratio={best_ratio:.2f}"
     )
     return 0
+
+
+def print_profile(profile, import_s):
+    """The import's phases: seconds, share of the import, calls."""
+    rows = [*profile.rows(), ("outside the phases", import_s - profile.total(), 0)]
+    width = max(len(name) for name, _s, _c in rows)
+    print(f"{'import phase':<{width}}  {'s':>7}  {'%':>5}  calls")
+    for name, seconds, calls in rows:
+        share = 100 * seconds / import_s if import_s else 0
+        print(f"{name:<{width}}  {seconds:7.2f}  {share:5.1f}  {calls or ''}")
 
 
 def post_concurrently(url, bodies, clients=20):

@@ -11,7 +11,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .. import const
-from ..gumroad import GumroadError
+from ..gumroad import GumroadError, profiling
 from ..gumroad.importing import chunk_days, clamp_range, next_chunk, window_days
 from .gumroad_sale_booking import CONCURRENCY_ERRORS, COUNT_KEYS
 
@@ -382,7 +382,11 @@ class GumroadImport(models.Model):
         buffer = []
         try:
             with closing(pages):
-                for page in pages:
+                while True:
+                    with profiling.phase("fetch"):
+                        page = next(pages, None)
+                    if page is None:
+                        break
                     buffer.extend(page)
                     if len(buffer) < const.SALE_BATCH_SIZE:
                         continue
@@ -439,7 +443,8 @@ class GumroadImport(models.Model):
                 half = len(part) // 2
                 parts[:0] = [part[:half], part[half:]]
                 continue
-            checkpoint(len(part))
+            with profiling.phase("commit"):
+                checkpoint(len(part))
         progress = self.env.context.get("gumroad_progress")
         if callable(progress):  # the demo's terminal progress line
             progress(self.sales_read, self._counts())
@@ -449,12 +454,13 @@ class GumroadImport(models.Model):
             raise RunCancelled()
         counts = sale_model._book_payloads(self.account_id, payloads)
         counts["read"] = len(payloads)
-        self.write(
-            {
-                f"sales_{key}": self[f"sales_{key}"] + counts.get(key, 0)
-                for key in COUNT_KEYS
-            }
-        )
+        with profiling.phase("run counts"):
+            self.write(
+                {
+                    f"sales_{key}": self[f"sales_{key}"] + counts.get(key, 0)
+                    for key in COUNT_KEYS
+                }
+            )
         _logger.info(
             "Gumroad import %s (connector %s): %s sales read, %s",
             self.id,
@@ -474,7 +480,8 @@ class GumroadImport(models.Model):
             try:
                 result = function()
                 # Serialization failures surface when the writes reach the database.
-                self.env.flush_all()
+                with profiling.phase("flush"):
+                    self.env.flush_all()
                 return result
             except CONCURRENCY_ERRORS as err:
                 if attempt == attempts:

@@ -17,6 +17,7 @@ from ..gumroad import (
     MalformedPayloadError,
     parse_sale,
     plan_adjustments,
+    profiling,
     sale_target,
 )
 from ..gumroad.balance import SaleMoney, plan_money, sale_money
@@ -203,18 +204,25 @@ class GumroadSaleBooking(models.AbstractModel):
 
         :return: Counter of new, changed, unchanged, skipped, failed
         """
+        with profiling.phase("booking, other"):
+            return self._book_payloads_phases(account, payloads)
+
+    @api.model
+    def _book_payloads_phases(self, account, payloads):
         counts = Counter()
-        parsed, failures = self._parse_payloads(payloads)
+        with profiling.phase("parse"):
+            parsed, failures = self._parse_payloads(payloads)
         ids = sorted(i for i in [*parsed, *failures] if not i.startswith("?"))
         counts["failed"] = len(failures)
-        self._claim_rows(account, ids)
-        rows = self._rows_by_id(account, ids)
-        missing = [i for i in ids if i not in rows]
-        if missing:
-            # Cannot happen in REPEATABLE READ (see _claim_rows); in READ COMMITTED a
-            # row deleted meanwhile: start afresh.
-            raise BatchRetry(f"{len(missing)} sale rows vanished after their claim")
-        self.browse(sorted(row.id for row in rows.values()))._lock_rows()
+        with profiling.phase("claim and lock"):
+            self._claim_rows(account, ids)
+            rows = self._rows_by_id(account, ids)
+            missing = [i for i in ids if i not in rows]
+            if missing:
+                # Cannot happen in REPEATABLE READ (see _claim_rows); in READ
+                # COMMITTED a row deleted meanwhile: start afresh.
+                raise BatchRetry(f"{len(missing)} sale rows vanished after their claim")
+            self.browse(sorted(row.id for row in rows.values()))._lock_rows()
         # Never booked yet: "new" in the counts, and never "unchanged".
         created_ids = {i for i, row in rows.items() if row.state == "pending"}
 
@@ -230,7 +238,8 @@ class GumroadSaleBooking(models.AbstractModel):
 
         to_book = []
         sales = [sale for sale, _payload in parsed.values()]
-        currencies = self._product_currencies(account, sales)
+        with profiling.phase("partner and product lookup"):
+            currencies = self._product_currencies(account, sales)
         for sale_id, (sale, payload) in parsed.items():
             row = rows[sale_id]
             target = row._target_for(account, sale, currencies)
@@ -243,9 +252,10 @@ class GumroadSaleBooking(models.AbstractModel):
 
         self._book_items_isolating_failures(account, to_book)
         # Once the moves are written: Gumroad's answer never changes what was booked.
-        self.browse([item[0].id for item in to_book])._disable_licenses_on_refund(
-            account
-        )
+        with profiling.phase("licences"):
+            self.browse([item[0].id for item in to_book])._disable_licenses_on_refund(
+                account
+            )
         for row, _sale, _payload, target in to_book:
             if row.state == "error":
                 counts["failed"] += 1
@@ -265,7 +275,8 @@ class GumroadSaleBooking(models.AbstractModel):
         is marked as an error, the others still go through. Concurrency errors are
         raised as they are, for the caller to retry the batch.
         """
-        context = self._booking_context(account, [item[1] for item in to_book])
+        with profiling.phase("partner and product lookup"):
+            context = self._booking_context(account, [item[1] for item in to_book])
         try:
             with self.env.cr.savepoint():
                 self._book_items(account, to_book, context)
@@ -616,16 +627,20 @@ class GumroadSaleBooking(models.AbstractModel):
         # together.
         new_moves = {}
         if invoice_vals:
-            moves = self.env["account.move"].create([v for _r, _a, v in invoice_vals])
-            self._set_seller_tax_amounts(
-                [
-                    (move, context["sales"][row], adjustment.amount)
-                    for (row, adjustment, _v), move in zip(
-                        invoice_vals, moves, strict=True
-                    )
-                ]
-            )
-            moves.action_post()
+            with profiling.phase("invoice create"):
+                moves = self.env["account.move"].create(
+                    [v for _r, _a, v in invoice_vals]
+                )
+                self._set_seller_tax_amounts(
+                    [
+                        (move, context["sales"][row], adjustment.amount)
+                        for (row, adjustment, _v), move in zip(
+                            invoice_vals, moves, strict=True
+                        )
+                    ]
+                )
+            with profiling.phase("invoice post"):
+                moves.action_post()
             for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
                 new_moves[row] = new_moves.get(row, move.browse()) | move
                 key = (
@@ -643,16 +658,18 @@ class GumroadSaleBooking(models.AbstractModel):
             for row, _adjustment, move_vals in refund_plans:
                 invoice_id = row_vals[row].get("invoice_id") or row.invoice_id.id
                 vals_list.append({**move_vals, "reversed_entry_id": invoice_id})
-            credit_notes = self.env["account.move"].create(vals_list)
-            self._set_seller_tax_amounts(
-                [
-                    (move, context["sales"][row], adjustment.amount)
-                    for (row, adjustment, _v), move in zip(
-                        refund_plans, credit_notes, strict=True
-                    )
-                ]
-            )
-            credit_notes.action_post()
+            with profiling.phase("invoice create"):
+                credit_notes = self.env["account.move"].create(vals_list)
+                self._set_seller_tax_amounts(
+                    [
+                        (move, context["sales"][row], adjustment.amount)
+                        for (row, adjustment, _v), move in zip(
+                            refund_plans, credit_notes, strict=True
+                        )
+                    ]
+                )
+            with profiling.phase("invoice post"):
+                credit_notes.action_post()
             for (row, adjustment, _v), credit_note in zip(
                 refund_plans, credit_notes, strict=True
             ):
@@ -661,11 +678,13 @@ class GumroadSaleBooking(models.AbstractModel):
                     "amount_credited", row.amount_credited
                 ) + float(adjustment.amount)
                 invoice = credit_note.reversed_entry_id
-                self._reconcile(invoice | credit_note)
+                with profiling.phase("reconcile"):
+                    self._reconcile(invoice | credit_note)
         if money_plans:
             self._book_money(account, money_plans, row_vals, new_moves, context)
-        for row, vals in row_vals.items():
-            row.write(vals)
+        with profiling.phase("sale rows write"):
+            for row, vals in row_vals.items():
+                row.write(vals)
 
     @api.model
     def _book_money(self, account, money_plans, row_vals, new_moves, context):
@@ -696,18 +715,21 @@ class GumroadSaleBooking(models.AbstractModel):
                 booked.append(row)
         if not entries_vals:
             return
-        entries = self.env["account.move"].create(entries_vals)
-        entries.action_post()
-        plan = []
-        for row, entry in zip(booked, entries, strict=True):
-            if row._mode(account) != "invoices":
-                continue
-            moves = row.move_ids | row.balance_move_ids | new_moves.get(row, entry)
-            lines = self._open_receivables(moves | entry)
-            if lines:
-                plan.append(lines)
-        if plan:
-            self.env["account.move.line"]._reconcile_plan(plan)
+        with profiling.phase("balance entries create"):
+            entries = self.env["account.move"].create(entries_vals)
+        with profiling.phase("balance entries post"):
+            entries.action_post()
+        with profiling.phase("reconcile"):
+            plan = []
+            for row, entry in zip(booked, entries, strict=True):
+                if row._mode(account) != "invoices":
+                    continue
+                moves = row.move_ids | row.balance_move_ids | new_moves.get(row, entry)
+                lines = self._open_receivables(moves | entry)
+                if lines:
+                    plan.append(lines)
+            if plan:
+                self.env["account.move.line"]._reconcile_plan(plan)
 
     @api.model
     def _money_move_vals(
