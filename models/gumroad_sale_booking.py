@@ -204,8 +204,13 @@ class GumroadSaleBooking(models.AbstractModel):
 
         :return: Counter of new, changed, unchanged, skipped, failed
         """
+        booker = self
+        if not account.track_booking_history:
+            # As Odoo's own import does by default: no creation message, follower
+            # or tracking value per move (the bench's floor books without them too).
+            booker = self.with_context(tracking_disable=True)
         with profiling.phase("booking, other"):
-            return self._book_payloads_phases(account, payloads)
+            return booker._book_payloads_phases(account, payloads)
 
     @api.model
     def _book_payloads_phases(self, account, payloads):

@@ -103,6 +103,34 @@ class TestSaleImport(GumroadCommon):
             moves_before,
         )
 
+    def flush_tracking(self):
+        """Write the tracking values, which Odoo keeps for the commit."""
+        self.env.flush_all()
+        self.env.cr.flush()
+
+    def test_booked_invoices_log_their_history_only_when_the_connector_asks(self):
+        first, second = [s for s in self.sandbox.sales if self.untouched(s)][:2]
+        # The test case turns the mail features off; a server has them on.
+        sales = self.env["gumroad.sale"].with_context(
+            tracking_disable=False,
+            mail_create_nolog=False,
+            mail_create_nosubscribe=False,
+            mail_notrack=False,
+        )
+        sales._book_payloads(self.account, [first])
+        self.flush_tracking()
+        quiet = self.record(first["id"]).invoice_id
+        self.assertEqual(quiet.state, "posted")
+        self.assertFalse(quiet.message_ids, "no creation or posting message")
+        self.assertFalse(quiet.message_follower_ids)
+
+        self.account.track_booking_history = True
+        sales._book_payloads(self.account, [second])
+        self.flush_tracking()
+        tracked = self.record(second["id"]).invoice_id
+        self.assertEqual(tracked.state, "posted")
+        self.assertIn("Invoice Created", "".join(tracked.message_ids.mapped("body")))
+
     def sandbox_earnings(self, sale):
         """USD cents the sandbox's own rules leave the seller for the sale."""
         with self.sandbox.store.lock:
