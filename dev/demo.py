@@ -73,7 +73,7 @@ print("Payouts: %d booked; Gumroad balance %.2f USD (the sandbox says %.2f)" % (
 # days after Gumroad sent it; the connector matches each to its payout.
 bank = account._payout_bank_journal()
 to_match = env["gumroad.payout"].search(
-    [("account_id", "=", account.id), ("state", "=", "booked")])
+    [("account_id", "=", account.id), ("state", "=", "booked"), ("amount", ">", 0)])
 if bank and to_match:
     usd = env.ref("base.USD")
     foreign = bank.currency_id or bank.company_id.currency_id

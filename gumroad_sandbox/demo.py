@@ -948,23 +948,35 @@ def apply_history(rng, state, now):
 
 
 def build_payouts(rng, state, start_date, now):
-    """Weekly Friday payouts of the sales from the week before last."""
+    """Weekly Friday payouts of the sales from the week before last.
+
+    A week that earned nothing is not paid out (Gumroad pays a positive balance
+    only): its sales, if any, go with the next payout.
+    """
     payouts = []
     first_friday = start_date + timedelta(days=(4 - start_date.weekday()) % 7 + 7)
     friday = first_friday
     key = 1
     listed = [row for row in state.rows if row.listed and row.paid]
     times = [row.created_at for row in listed]
+    period_start = None
     while utc_midnight(friday) + timedelta(hours=9) < now:
+        # Drawn for every week, paid or not, so that no later demo value shifts.
         paid_at = utc_midnight(friday) + timedelta(hours=9, seconds=rng.randrange(3600))
+        payout_id = external_id(rng)
         period_end = utc_midnight(friday - timedelta(days=7))
-        period_start = period_end - timedelta(days=7)
+        if period_start is None:
+            period_start = period_end - timedelta(days=7)
         rows = listed[bisect_left(times, period_start) : bisect_left(times, period_end)]
+        amount_cents = sum(row.earnings_usd() for row in rows)
+        friday += timedelta(days=7)
+        if amount_cents <= 0:
+            continue
         payout = Payout(
             key=key,
-            id=external_id(rng),
+            id=payout_id,
             created_at=paid_at,
-            amount_cents=sum(row.earnings_usd() for row in rows),
+            amount_cents=amount_cents,
             processed_at=paid_at + timedelta(hours=2),
             sale_ids=[row.id for row in rows],
             refunded_sale_ids=[row.id for row in rows if row.refunded_listed],
@@ -974,5 +986,5 @@ def build_payouts(rng, state, start_date, now):
         )
         payouts.append(payout)
         key += 1
-        friday += timedelta(days=7)
+        period_start = None
     return payouts

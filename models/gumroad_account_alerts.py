@@ -168,6 +168,8 @@ class GumroadAccountAlerts(models.AbstractModel):
                     ("account_id", "=", self.id),
                     ("state", "=", "booked"),
                     ("move_id", "!=", False),
+                    # Nothing reaches the bank for a payout of nothing.
+                    ("amount", "!=", 0),
                     ("payout_date", "<", late),
                 ]
             )

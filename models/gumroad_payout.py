@@ -629,7 +629,9 @@ class GumroadPayout(models.Model):
         payouts reconciled."""
         reconciled = self.browse()
         taken = self.env["account.bank.statement.line"]
-        for payout in self.filtered(lambda p: p.state == "booked" and p.move_id):
+        for payout in self.filtered(
+            lambda p: p.state == "booked" and p.move_id and p.amount
+        ):
             candidates = payout._statement_candidates() - taken
             counterpart = payout._counterpart_line()
             if not candidates or not counterpart:

@@ -196,6 +196,37 @@ class TestAlerts(GumroadCommon):
         self.assertEqual(alert.state, "closed")
         self.assertFalse(self.alert_activities())
 
+    def test_a_payout_no_bank_line_paid_is_an_alert_unless_it_paid_nothing(self):
+        def booked_payout(gumroad_id, amount):
+            payout = self.env["gumroad.payout"].create(
+                {
+                    "account_id": self.account.id,
+                    "gumroad_id": gumroad_id,
+                    "amount": amount,
+                    "payout_date": "2026-01-02",
+                }
+            )
+            payout._book()
+            return payout
+
+        nothing = booked_payout("payout-nothing", 0.0)
+        unpaid = booked_payout("payout-unpaid", 25.0)
+        # The bank statements go well past the days a payout takes to arrive.
+        self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": self.account._payout_bank_journal().id,
+                "date": "2026-02-02",
+                "payment_ref": "Office rent",
+                "amount": -850.0,
+            }
+        )
+        self.assertFalse((nothing | unpaid)._reconcile_with_statements())
+        self.account._refresh_alerts()
+        alert = self.open_alerts("payout_mismatch")
+        self.assertEqual(alert.record_count, 1)
+        action = alert.action_open_records()
+        self.assertEqual(self.env["gumroad.payout"].search(action["domain"]), unpaid)
+
     def test_a_payout_line_that_differs_raises_an_alert_until_it_matches(self):
         payout = self.env["gumroad.payout"].create(
             {"account_id": self.account.id, "gumroad_id": "payout-1", "amount": 10.0}
