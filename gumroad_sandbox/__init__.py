@@ -27,7 +27,9 @@ answers {"ok": true, ...} or {"ok": false, "error": ...}):
                                        payment_processor (paypal | stripe_connect) +
                                        processor_fee_cents, shipping_cents (physical
                                        product), tip_cents, seller_tax_cents,
-                                       gumroad_tax_cents, preorder=1 (an authorization)
+                                       gumroad_tax_cents, preorder=1 (an authorization),
+                                       buyer_currency=1 (charged in the buyer's
+                                       currency: buyer_presentment, non-USD product)
   POST /_sandbox/release_preorder      sale_id: charge a pre-order authorization, a
                                        new listed sale with preorder_authorization_time
   POST /_sandbox/refund                sale_id, amount_cents (optional)

@@ -81,7 +81,7 @@ def _add_sale(sandbox, args):
     for name in INTEGER_OPTIONS:
         if options.get(name) not in (None, ""):
             options[name] = int(options[name])
-    for name in ("test", "preorder", "can_contact"):
+    for name in ("test", "preorder", "can_contact", "buyer_currency"):
         if name in options:
             options[name] = _flag(options[name])
     return {"ok": True, "sale": sandbox.add_sale(**options)}

@@ -593,8 +593,10 @@ class SandboxServer:
         "stripe_connect": a direct sale) and processor_fee_cents, shipping_cents
         (physical products), tip_cents and seller_tax_cents (added to price),
         gumroad_tax_cents (outside price), preorder (True: a pre-order
-        authorization, not listed; charge it with release_preorder). Returns the
-        API dict (the sender's row for a gift)."""
+        authorization, not listed; charge it with release_preorder),
+        buyer_currency (True: charged in the buyer's currency, a non-USD product's
+        sale with `buyer_presentment`, which alone tells seller tax from Gumroad
+        tax). Returns the API dict (the sender's row for a gift)."""
         return self._mutate(self.store.add_sale, self._sale_dict, **overrides)
 
     def release_preorder(self, sale_id):

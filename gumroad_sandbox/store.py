@@ -509,8 +509,15 @@ class SandboxStore:
             raise SandboxError(
                 "The sandbox imitates pre-orders of one-off products only."
             )
+        buyer_currency = bool(options.pop("buyer_currency", False))
+        if buyer_currency and product.currency.code == "usd":
+            # buyer_presentment is omitted for ordinary USD-accounted sales.
+            raise SandboxError("A USD product's sale is charged in US dollars.")
         offer = self._offer_for(product, options.pop("offer_code", None))
         row = self._build_row(product, created_at, offer, subscription_id, options)
+        # Charged in the buyer's (here the listed) currency: the sale carries
+        # `buyer_presentment`, the only block that proves who collected its tax.
+        row.presentment = row.presentment or buyer_currency
         if preorder:
             # preorder.rb: the authorization charges nothing, is not in GET /sales,
             # and is pinged (is_preorder_authorization=true).

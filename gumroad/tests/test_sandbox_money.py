@@ -246,10 +246,16 @@ def test_shipping_tip_and_seller_tax_are_inside_price_gumroad_tax_outside(server
 
 def test_buyer_presentment_tells_seller_tax_from_gumroad_tax(server):
     course = server.store.product("acctc")  # a EUR product
-    seller = server.add_sale(product_id=course.id, seller_tax_cents=100)
-    gumroad = server.add_sale(product_id=course.id, gumroad_tax_cents=100)
-    for sale_id in (seller["id"], gumroad["id"]):
-        server.store.sale(sale_id).presentment = True  # charged in euros
+    seller = server.add_sale(
+        product_id=course.id, seller_tax_cents=100, buyer_currency=True
+    )
+    gumroad = server.add_sale(
+        product_id=course.id, gumroad_tax_cents=100, buyer_currency=True
+    )
+    plain = server.add_sale(product_id=course.id, seller_tax_cents=100)
+    assert "buyer_presentment" not in plain  # charged in US dollars
+    with pytest.raises(SandboxError, match="US dollars"):
+        server.add_sale(product_id=_product_id(server, HANDBOOK), buyer_currency=True)
     seller = server.sale(seller["id"])["buyer_presentment"]
     gumroad = server.sale(gumroad["id"])["buyer_presentment"]
     # 100 USD cents are 91 euro cents at the sandbox's 1.10 rate.
