@@ -21,6 +21,7 @@ CASES = (
     ("gumroad_down", "Gumroad down in the middle of an import", "test"),
     ("crash", "Odoo killed (SIGKILL) in the middle of an import", "test"),
     ("race", "Overlapping imports and duplicate pings at once", "test"),
+    ("windows", "Two workers booking the date windows of one import", "test"),
     ("webhook_wrong_secret", "Webhook: wrong secret", "test"),
     ("webhook_bad_bodies", "Webhook: no body, wrong type, hostile text", "test"),
     ("webhook_huge_body", "Webhook: 1 MiB body", "test"),

@@ -72,6 +72,25 @@ def window_days(date_from: date, date_to: date, workers: int, min_days: int) -> 
     return max(min_days, -(-span // (2 * workers)))
 
 
+def import_windows(
+    date_from: date, date_to: date, max_windows: int, min_days: int
+) -> list[tuple[date, date]]:
+    """Cut [date_from, date_to] into consecutive windows that several workers can
+    book side by side: as many as `max_windows`, none shorter than `min_days` (a
+    range under twice `min_days` stays whole), the days shared out evenly.
+    """
+    span = (date_to - date_from).days + 1
+    count = max(1, min(max_windows, span // min_days))
+    base, longer = divmod(span, count)
+    windows, start = [], date_from
+    for index in range(count):
+        days = base + (1 if index < longer else 0)
+        end = start + timedelta(days=days - 1)
+        windows.append((start, end))
+        start = end + timedelta(days=1)
+    return windows
+
+
 def retry_delay_seconds(attempt: int, base: float = 30.0, cap: float = 3600.0) -> float:
     """Back-off before retry number `attempt` (1, 2, ...) of a ping that failed for a
     passing reason: 30 s, 1 min, 2 min, ... at most an hour.

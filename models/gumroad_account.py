@@ -413,7 +413,9 @@ class GumroadAccount(models.Model):
 
     def _compute_last_import(self):
         runs = self.env["gumroad.import"].search_fetch(
-            [("account_id", "in", self.ids)], ["account_id"], order="id desc"
+            [("account_id", "in", self.ids), ("parent_id", "=", False)],
+            ["account_id"],
+            order="id desc",
         )
         by_account = runs.grouped("account_id")
         for account in self:
@@ -862,7 +864,7 @@ class GumroadAccount(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "gumroad_connector.gumroad_import_action"
         )
-        action["domain"] = [("account_id", "=", self.id)]
+        action["domain"] = [("account_id", "=", self.id), ("parent_id", "=", False)]
         return action
 
     def action_open_sales_by_month(self):

@@ -98,7 +98,11 @@ class GumroadAccountAlerts(models.AbstractModel):
                 ),
             )
         last_run = self.env["gumroad.import"].search(
-            [("account_id", "=", self.id), ("state", "in", ("done", "failed"))],
+            [
+                ("account_id", "=", self.id),
+                ("parent_id", "=", False),
+                ("state", "in", ("done", "failed")),
+            ],
             order="id desc",
             limit=1,
         )

@@ -12,7 +12,13 @@ from odoo.tools import SQL
 
 from .. import const
 from ..gumroad import GumroadError, profiling
-from ..gumroad.importing import chunk_days, clamp_range, next_chunk, window_days
+from ..gumroad.importing import (
+    chunk_days,
+    clamp_range,
+    import_windows,
+    next_chunk,
+    window_days,
+)
 from .gumroad_sale_booking import CONCURRENCY_ERRORS, COUNT_KEYS
 
 _logger = logging.getLogger(__name__)
@@ -54,6 +60,11 @@ class GumroadImport(models.Model):
       in a fresh transaction that sees what the racer booked.
     - In the foreground (a request, a script) nothing is committed here: the caller's
       transaction holds the whole import and commits it, or rolls it back, as one.
+    - A queued run of a long range is cut into date windows, runs of their own
+      (`window_ids`) that the import workers (one cron each) take up side by side;
+      the run itself books nothing. The worker that ends its last window closes it,
+      after its own commit, in a fresh transaction: whichever window ends last, its
+      worker sees every other one ended.
     """
 
     _name = "gumroad.import"
@@ -136,6 +147,18 @@ class GumroadImport(models.Model):
     attempts = fields.Integer(
         readonly=True, help="How many times a worker took this run up."
     )
+    parent_id = fields.Many2one(
+        "gumroad.import",
+        string="Window of",
+        readonly=True,
+        index=True,
+        ondelete="cascade",
+        help="This run is a date window of a longer import, booked by whichever "
+        "import worker is free.",
+    )
+    window_ids = fields.One2many(
+        "gumroad.import", "parent_id", string="Windows", readonly=True
+    )
 
     _date_range_ordered = models.Constraint(
         "CHECK(date_from <= date_to)",
@@ -154,10 +177,26 @@ class GumroadImport(models.Model):
                 end=run.date_to,
             )
 
-    @api.depends("date_from", "date_to", "next_date", "state")
+    @api.depends(
+        "date_from",
+        "date_to",
+        "next_date",
+        "state",
+        "window_ids.next_date",
+        "window_ids.state",
+    )
     def _compute_progress(self):
         last_day = fields.Date.context_today(self) + timedelta(days=1)
         for run in self:
+            if run.window_ids and run.state != "done":
+                days = {
+                    window: (window.date_to - window.date_from).days + 1
+                    for window in run.window_ids
+                }
+                run.progress = sum(
+                    window.progress * count for window, count in days.items()
+                ) / sum(days.values())
+                continue
             span = (
                 run.date_from
                 and run.date_to
@@ -183,20 +222,24 @@ class GumroadImport(models.Model):
     # === ACTION METHODS === #
 
     def action_retry(self):
-        """Queue a new run for what a failed or cancelled run did not import."""
+        """Queue a new run for what a failed or cancelled run did not import (from
+        its first window not done, for a run cut into windows)."""
         self.check_access("write")
         runs = self.browse()
         for run in self.filtered(lambda r: r.state in ("failed", "cancelled")):
-            runs |= run._queue(
-                run.account_id, run.next_date or run.date_from, run.date_to, "retry"
+            unfinished = run.window_ids.filtered(lambda w: w.state != "done")
+            start = min(
+                (w.next_date or w.date_from for w in unfinished),
+                default=run.next_date or run.date_from,
             )
+            runs |= run._queue(run.account_id, start, run.date_to, "retry")
         return runs._open() if len(runs) == 1 else True
 
     def action_cancel(self):
         self.check_access("write")
-        self.filtered(lambda r: r.state in ("queued", "running")).write(
-            {"state": "cancelled", "finished_at": fields.Datetime.now()}
-        )
+        (self | self.window_ids).filtered(
+            lambda r: r.state in ("queued", "running")
+        ).write({"state": "cancelled", "finished_at": fields.Datetime.now()})
         return True
 
     def _open(self):
@@ -217,10 +260,49 @@ class GumroadImport(models.Model):
 
     @api.model
     def _queue(self, account, date_from, date_to, origin, rescan=False):
-        """A queued run of [date_from, date_to] for the import cron (triggered now)."""
+        """A queued run of [date_from, date_to] for the import workers (triggered
+        now), cut into date windows when the range is long enough to share."""
         run = self._new_run(account, date_from, date_to, origin, rescan=rescan)
-        self.env.ref("gumroad_connector.ir_cron_gumroad_import_sales").sudo()._trigger()
+        span = clamp_range(
+            date_from,
+            date_to,
+            const.GUMROAD_FIRST_DAY,
+            fields.Datetime.now().date() + timedelta(days=1),
+        )
+        windows = span and import_windows(
+            *span, const.IMPORT_MAX_WINDOWS, const.IMPORT_WINDOW_MIN_DAYS
+        )
+        if windows and len(windows) > 1:
+            run.write({"state": "running", "started_at": fields.Datetime.now()})
+            self.create(
+                [
+                    {
+                        "account_id": account.id,
+                        "date_from": start,
+                        "date_to": end,
+                        "next_date": start,
+                        "origin": origin,
+                        "user_id": self.env.uid,
+                        "parent_id": run.id,
+                    }
+                    for start, end in windows
+                ]
+            )
+        for cron in self._worker_crons():
+            cron._trigger()
         return run
+
+    @api.model
+    def _worker_crons(self):
+        """The import workers: one scheduled action each, as Odoo runs one job in
+        one cron thread at a time."""
+        return (
+            self.env["ir.cron"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("code", "=", "model._cron_process_imports()")])
+            .filtered("active")
+        )
 
     @api.model
     def _new_run(self, account, date_from, date_to, origin, rescan=False):
@@ -265,17 +347,22 @@ class GumroadImport(models.Model):
         time budget (a run that outlasts it goes on at the cron's next call).
         """
         cron = self.env["ir.cron"]
-        domain = [("state", "in", ("queued", "running"))]
+        # A run cut into windows books nothing itself: its windows do.
+        domain = [("state", "in", ("queued", "running")), ("window_ids", "=", False)]
         for run_id in self.search(domain, order="id").ids:
             run = self.browse(run_id)
             if run._run_in_cron() is False:
                 # Out of time with work left: Odoo runs the job again after the other
                 # ready jobs; wake the cron threads so that they look again at once.
                 cron._commit_progress(remaining=self.search_count(domain))
-                self.env.ref(
-                    "gumroad_connector.ir_cron_gumroad_import_sales"
-                )._trigger()
+                for worker in self._worker_crons():
+                    worker._trigger()
                 return
+        # A run whose last window's worker gave way to a conflict is closed here.
+        for run in self.search(
+            [("state", "in", ("queued", "running")), ("window_ids", "!=", False)]
+        ):
+            run._close_windows()
         cron._commit_progress(remaining=0)
 
     def _run_in_cron(self):
@@ -286,6 +373,14 @@ class GumroadImport(models.Model):
             holds it.
         """
         self.ensure_one()
+        if self.window_ids:
+            # Its windows, one after the other, as one worker takes them (a script,
+            # the scheduled sync); those another worker holds are left to it.
+            for window in self.window_ids.sorted("id"):
+                if window._run_in_cron() is False:
+                    return False
+            self._close_windows()
+            return self.state not in ("queued", "running") or None
         cr = self.env.cr
         cr.execute(
             SQL("SELECT pg_try_advisory_lock(%s, %s)", ADVISORY_LOCK_NAMESPACE, self.id)
@@ -299,7 +394,10 @@ class GumroadImport(models.Model):
             self.invalidate_recordset()
             if self.state not in ("queued", "running"):
                 return True
-            return self._execute(checkpoint=self._cron_checkpoint, retry=True)
+            ended = self._execute(checkpoint=self._cron_checkpoint, retry=True)
+            if ended and self.parent_id:
+                self.parent_id._close_windows()
+            return ended
         except Exception:
             # The cron rolls back anyway; the unlock below needs a usable transaction.
             cr.rollback()
@@ -494,8 +592,66 @@ class GumroadImport(models.Model):
                 time.sleep(random.uniform(0.05, 0.2) * attempt)
         return None
 
+    def _close_windows(self):
+        """End this run once every window of it ended: done when all are, failed
+        (with the first reason) when one failed. Called by a window's worker after
+        it committed its window's end, so its fresh snapshot shows every window that
+        ended before; when the last two end at once and both see it, the second
+        write conflicts and gives way.
+        """
+        self.ensure_one()
+        self.env.invalidate_all()
+        windows = self.window_ids
+        if self.state not in ("queued", "running") or any(
+            w.state in ("queued", "running") for w in windows
+        ):
+            return
+        counts = Counter()
+        for window in windows:
+            counts.update(window._counts())
+        failed = windows.filtered(lambda w: w.state != "done")
+        try:
+            with self.env.cr.savepoint():
+                self.write(
+                    {
+                        **{f"sales_{key}": counts[key] for key in COUNT_KEYS},
+                        "next_date": min(
+                            (w.next_date or w.date_from for w in failed),
+                            default=self.date_to + timedelta(days=1),
+                        ),
+                    }
+                )
+                if failed:
+                    self._fail(
+                        self.env._(
+                            "%(failed)s of %(count)s date windows did not finish; "
+                            "%(window)s: %(reason)s",
+                            failed=len(failed),
+                            count=len(windows),
+                            window=failed[0].display_name,
+                            reason=failed[0].error_message
+                            or dict(
+                                failed[0]
+                                ._fields["state"]
+                                ._description_selection(self.env)
+                            )[failed[0].state],
+                        ),
+                        self._flush_checkpoint,
+                    )
+                else:
+                    self._finish()
+        except CONCURRENCY_ERRORS:
+            # Another worker closed it, or wrote the connector meanwhile: the import
+            # cron's next call looks again.
+            _logger.info("Gumroad import %s: closing conflicted, tried again", self.id)
+            self.env.ref("gumroad_connector.ir_cron_gumroad_import_sales")._trigger()
+            return
+        self._cron_checkpoint(0)
+
     def _finish(self):
         self.write({"state": "done", "finished_at": fields.Datetime.now()})
+        if self.parent_id:
+            return  # the run it is a window of reports once all its windows ended
         self.account_id._record_import_done(self)
         self.message_post(body=self.summary)
         self.account_id._refresh_alerts()
@@ -531,11 +687,13 @@ class GumroadImport(models.Model):
             }
         )
         self.message_post(body=message)
-        self.account_id.message_post(
-            body=self.env._("Import failed: %(reason)s", reason=message)
-        )
         _logger.warning("Gumroad import %s failed: %s", self.id, message)
-        self.account_id._refresh_alerts()
-        self._notify_starter("danger", message)
+        if not self.parent_id:
+            # A window's failure is reported by its run, once every window ended.
+            self.account_id.message_post(
+                body=self.env._("Import failed: %(reason)s", reason=message)
+            )
+            self.account_id._refresh_alerts()
+            self._notify_starter("danger", message)
         checkpoint(0)
         return True

@@ -1,3 +1,4 @@
+import itertools
 from datetime import date, timedelta
 from unittest.mock import patch
 
@@ -29,7 +30,10 @@ class TestBackgroundImport(GumroadCommon):
         self.assertEqual(wizard.state, "queued")
         self.assertIn("background", wizard.summary)
         run = wizard.import_id
-        self.assertEqual((run.state, run.origin), ("queued", "wizard"))
+        # Cut into date windows that the import workers book side by side.
+        self.assertEqual((run.state, run.origin), ("running", "wizard"))
+        self.assertEqual(len(run.window_ids), 8)
+        self.assertEqual(set(run.window_ids.mapped("state")), {"queued"})
         self.assertEqual(run.progress, 0.0)
         self.assertFalse(self.account.sale_ids, "nothing is booked inside the wizard")
         progress = self.import_runs()
@@ -49,8 +53,10 @@ class TestBackgroundImport(GumroadCommon):
         position, and the next call finishes it without reading that chunk again.
         """
         today = fields.Datetime.now().date()
-        run = self.env["gumroad.import"]._queue(
-            self.account, today - timedelta(days=400), today, "wizard"
+        # One run without windows, as the scheduled sync makes (a window resumes
+        # the same way).
+        run = self.env["gumroad.import"]._new_run(
+            self.account, today - timedelta(days=400), today, "manual"
         )
         cron_class = type(self.env["ir.cron"])
         with patch.object(
@@ -103,3 +109,80 @@ class TestBackgroundImport(GumroadCommon):
     def import_runs_sync(self):
         with self.cron_progress():
             self.env["gumroad.account"]._cron_sync_sales()
+
+
+@tagged("post_install", "-at_install")
+class TestImportWindows(GumroadCommon):
+    """A long import is cut into date windows that the import workers (one cron
+    each) take up side by side; the run adds them up once the last one ends.
+    """
+
+    sandbox_sales = 60
+
+    def queue_all(self):
+        today = fields.Datetime.now().date()
+        return self.env["gumroad.import"]._queue(
+            self.account, today - timedelta(days=400), today, "wizard"
+        )
+
+    def run_worker(self):
+        with self.cron_progress():
+            self.env["gumroad.import"]._cron_process_imports()
+
+    def booked_refs(self):
+        return self.env["account.move"].search(
+            [("gumroad_sale_id.account_id", "=", self.account.id)]
+        )
+
+    def test_windows_cover_the_range_and_the_run_adds_them_up_each_sale_once(self):
+        run = self.queue_all()
+        windows = run.window_ids.sorted("date_from")
+        self.assertEqual(windows[0].date_from, run.date_from)
+        self.assertEqual(windows[-1].date_to, run.date_to)
+        for before, after in itertools.pairwise(windows):
+            self.assertEqual(after.date_from, before.date_to + timedelta(days=1))
+        self.assertEqual(self.account.import_count, 1, "the windows are not imports")
+        self.assertEqual(self.account.last_import_id, run)
+        self.run_worker()
+        self.assertEqual(set(windows.mapped("state")), {"done"})
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.progress, 100.0)
+        self.assertEqual(run.sales_read, len(self.sandbox.sales))
+        self.assertEqual(sum(windows.mapped("sales_read")), len(self.sandbox.sales))
+        self.assertEqual(len(self.account.sale_ids), len(self.sandbox.sales))
+        self.assertIn(f"{len(self.sandbox.sales)} sales read", run.message_ids[:1].body)
+        self.assertEqual(self.account.sync_watermark, fields.Datetime.now().date())
+        # Booked once: a second import books nothing new.
+        moves = self.booked_refs()
+        again = self.queue_all()
+        self.run_worker()
+        self.assertEqual(again.sales_unchanged, len(self.sandbox.sales))
+        self.assertEqual(self.booked_refs(), moves)
+
+    @mute_logger(
+        "odoo.addons.gumroad_connector.gumroad.client",
+        "odoo.addons.gumroad_connector.models.gumroad_import",
+    )
+    def test_failed_windows_fail_the_run_and_its_retry_books_the_rest(self):
+        run = self.queue_all()
+        self.sandbox.faults.configure(server_error_every=1)
+        with self.no_sleep():
+            self.run_worker()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("8 of 8 date windows did not finish", run.error_message)
+        self.assertIn("unavailable", run.error_message)
+        self.assertFalse(self.account.sale_ids)
+        self.sandbox.faults.reset()
+        retry = run.action_retry()
+        retry_run = self.env["gumroad.import"].browse(retry["res_id"])
+        self.assertEqual(retry_run.date_from, run.date_from)
+        self.run_worker()
+        self.assertEqual(retry_run.state, "done")
+        self.assertEqual(len(self.account.sale_ids), len(self.sandbox.sales))
+
+    def test_cancelling_the_run_cancels_its_windows(self):
+        run = self.queue_all()
+        run.action_cancel()
+        self.assertEqual(set((run | run.window_ids).mapped("state")), {"cancelled"})
+        self.run_worker()
+        self.assertFalse(self.account.sale_ids)

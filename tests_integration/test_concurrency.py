@@ -2,6 +2,8 @@
 always.
 """
 
+import datetime
+import itertools
 import os
 import shlex
 import signal
@@ -95,6 +97,63 @@ def test_overlapping_imports_and_duplicate_sale_pings_book_each_sale_once(
             "pings, in separate transactions at once",
             f"{paid} invoices for {paid} paid sales, 0 duplicates, nets equal to the "
             "cent",
+        )
+
+
+def test_two_import_workers_book_the_windows_of_one_import_side_by_side_once(
+    env_factory, make_connector, books
+):
+    """Two import workers (the two import crons) take up the date windows of one
+    queued import at the same time, each in its own transactions."""
+    with SandboxServer(sales=200, seed=23) as sandbox:
+        sandbox.faults.latency_seconds = 0.002  # let the workers interleave
+        account_id = make_connector(sandbox, "windows")
+        days = sorted(s["created_at"][:10] for s in sandbox.sales)
+        env = env_factory()
+        run = env["gumroad.import"]._queue(
+            env["gumroad.account"].browse(account_id),
+            datetime.date.fromisoformat(days[0]),
+            datetime.date.fromisoformat(days[-1]),
+            "manual",
+        )
+        env.cr.commit()
+        assert len(run.window_ids) > 2
+        errors = []
+
+        def worker():
+            try:
+                env_factory()["gumroad.import"]._cron_process_imports()
+            except Exception:  # noqa: BLE001 - reported below
+                errors.append(traceback.format_exc())
+
+        workers = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=300)
+        for error in errors:
+            print(error)
+        assert not errors, f"{len(errors)} worker(s) failed (tracebacks above)"
+
+        check = env_factory()
+        run = check["gumroad.import"].browse(run.id)
+        windows = run.window_ids
+        assert set(windows.mapped("state")) == {"done"}
+        assert run.state == "done", run.error_message
+        assert run.sales_read == len(sandbox.sales)
+        # Side by side: some two windows were being booked at the same moment.
+        spans = sorted((w.started_at, w.finished_at) for w in windows)
+        assert any(
+            later_start < earlier_end
+            for (_s, earlier_end), (later_start, _e) in itertools.pairwise(spans)
+        ), spans
+        paid = books.check_booked_once(sandbox, account_id)
+        reliability.record(
+            "windows",
+            f"one import of {len(sandbox.sales)} sales cut into {len(windows)} date "
+            "windows, booked by 2 workers at once",
+            f"{paid} invoices for {paid} paid sales, 0 duplicates, the run done with "
+            "every window's counts",
         )
 
 

@@ -1,0 +1,203 @@
+"""The bench's import workers: one long import booked by 1, then 2 cron workers.
+
+Usage: python3 dev/bench_workers.py --sales 300   (also run by dev/bench.py)
+
+For each worker count K, on a database of its own with the addon freshly installed
+and the sandbox's N demo sales: the import of the sandbox's last 100 days is queued
+as the wizard queues it (cut into date windows), then a real Odoo server is started
+with `--max-cron-threads=K` and nothing else to do; the figure is the time from the
+first window taken up to the run's end, as the database records them (the server's
+start-up is not counted). Each sale must be booked once: the script checks the
+booked counts against the sandbox's sales and fails otherwise.
+Prints `workers1_s=`, `workers2_s=` and `workers2_speedup=` lines.
+"""
+
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import odoo_env
+
+QUEUE_SCRIPT = """
+import datetime
+account = env["gumroad.account"].create(
+    {"name": "bench workers", "api_base_url": "ROOT/v2",
+     "access_token": "sandbox-token"}
+)
+today = datetime.date.today()
+run = env["gumroad.import"]._queue(
+    account, today - datetime.timedelta(days=100), today, "manual"
+)
+env.cr.commit()
+print(f"run_id={run.id} windows={len(run.window_ids)}", flush=True)
+"""
+
+
+def _psql(pg, dbname, sql):
+    command = ["psql", "-h", pg["host"], "-p", str(pg["port"]), "-U", pg["user"]]
+    result = subprocess.run(
+        [*command, "-d", dbname, "-Atc", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PGPASSWORD=pg["password"] or ""),
+    )
+    return result.stdout.strip()
+
+
+def _base_args(odoo, pg, dbname):
+    addons = [odoo_env.addon_parent_dir(), *odoo.addons_paths]
+    return [
+        f"--addons-path={','.join(str(p) for p in addons)}",
+        *odoo_env.odoo_db_args(pg),
+        "-d",
+        dbname,
+    ]
+
+
+def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
+    """Queue the import on dbname, book it with `threads` cron workers; seconds."""
+    base_args = _base_args(odoo, pg, dbname)
+    queued = subprocess.run(
+        [*odoo.command, "shell", *base_args, "--no-http", "--log-level=warn"],
+        input=QUEUE_SCRIPT.replace("ROOT", root),
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    marker = [ln for ln in queued.stdout.splitlines() if ln.startswith("run_id=")]
+    if not marker:
+        raise odoo_env.SetupError(f"queueing failed:\n{queued.stderr[-3000:]}")
+    run_id = int(marker[-1].split()[0].split("=")[1])
+    server = subprocess.Popen(
+        [
+            *odoo.command,
+            *base_args,
+            f"--db-filter=^{dbname}$",
+            f"--max-cron-threads={threads}",
+            f"--http-port={_free_port()}",
+            "--http-interface=127.0.0.1",
+            "--log-level=warn",
+        ],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            state = _psql(
+                pg, dbname, f"SELECT state FROM gumroad_import WHERE id={run_id}"
+            )
+            if state not in ("queued", "running"):
+                break
+            time.sleep(0.5)
+        else:
+            raise odoo_env.SetupError(f"the import did not end within {timeout} s")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    if state != "done":
+        raise odoo_env.SetupError(f"the import ended {state}")
+    seconds = float(
+        _psql(
+            pg,
+            dbname,
+            "SELECT extract(epoch FROM max(finished_at) - min(started_at)) "
+            f"FROM gumroad_import WHERE parent_id={run_id}",
+        )
+    )
+    booked = _psql(
+        pg,
+        dbname,
+        "SELECT count(*), count(DISTINCT gumroad_id), "
+        "(SELECT count(*) FROM account_move WHERE gumroad_sale_id IS NOT NULL "
+        "AND move_type='out_invoice'), "
+        "(SELECT count(DISTINCT gumroad_sale_id) FROM account_move "
+        "WHERE move_type='out_invoice') FROM gumroad_sale",
+    ).split("|")
+    rows, distinct, invoices, invoiced_sales = (int(v) for v in booked)
+    if rows != distinct or invoices != invoiced_sales or rows < sales:
+        raise odoo_env.SetupError(
+            f"{threads} workers booked a sale twice or lost one: {booked}"
+        )
+    return seconds
+
+
+def run_workers_bench(odoo, pg, env, root, sales, timeout=3600):
+    """Seconds to book the queued import with 1 and with 2 cron workers."""
+    results = {}
+    for threads in (1, 2):
+        dbname = f"gumroad_bench_w{threads}_{int(time.time())}"
+        installed = odoo_env.install_addon(odoo, _base_args(odoo, pg, dbname), env)
+        if installed.returncode:
+            raise odoo_env.SetupError(f"install failed:\n{installed.stderr[-3000:]}")
+        try:
+            results[threads] = measure(
+                odoo, pg, env, dbname, root, threads, sales, timeout
+            )
+        finally:
+            odoo_env.drop_database(pg, dbname)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--sales", type=int, default=300)
+    args = parser.parse_args()
+    odoo = odoo_env.find_odoo()
+    odoo_env.run_with_odoo_python(odoo)
+    pg = odoo_env.ensure_postgres()
+    env = dict(os.environ, **odoo.extra_env)
+    env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
+    port = _free_port()
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gumroad_sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--sales",
+            str(args.sales),
+            "--seed",
+            "3",
+        ],
+        cwd=odoo_env.ADDON_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        results = run_workers_bench(
+            odoo, pg, env, f"http://127.0.0.1:{port}", args.sales
+        )
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+    print(f"workers1_s={results[1]:.2f}")
+    print(f"workers2_s={results[2]:.2f}")
+    print(f"workers2_speedup={results[1] / results[2]:.2f}")
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    started = datetime.datetime.now()
+    main()
+    print(f"bench_workers took {(datetime.datetime.now() - started).seconds} s")
