@@ -51,10 +51,6 @@ GUMROAD_FIRST_DAY = date(2011, 1, 1)
 # size.
 FETCH_WORKERS = 4
 SALES_WINDOW_MIN_DAYS = 7
-# A background import of a long range is cut into date windows, each booked by
-# whichever import worker (cron) is free: at most this many, none shorter than that.
-IMPORT_MAX_WINDOWS = 8
-IMPORT_WINDOW_MIN_DAYS = 14
 # Times a list page that failed after all its retries is read again before an import
 # stops (see GumroadClient.page_resumes).
 PAGE_RESUMES = 2

@@ -3,8 +3,9 @@
 Usage: python3 dev/bench_workers.py --sales 300   (also run by dev/bench.py)
 
 For each worker count K, on a database of its own with the addon freshly installed
-and the sandbox's N demo sales: the import of the sandbox's last 100 days is queued
-as the wizard queues it (cut into date windows), then a real Odoo server is started
+and the sandbox's N demo sales spread over the last two years: their import is
+queued as the wizard queues it (cut into a window per calendar year, as Odoo numbers
+invoices per year), then a real Odoo server is started
 with `--max-cron-threads=K` and nothing else to do; the figure is the time from the
 first window taken up to the run's end, as the database records them (the server's
 start-up is not counted). Each sale must be booked once: the script checks the
@@ -24,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import odoo_env
 
+SPAN_DAYS = 730  # the sales' span: three calendar years, so three windows
+
 QUEUE_SCRIPT = """
 import datetime
 account = env["gumroad.account"].create(
@@ -32,7 +35,7 @@ account = env["gumroad.account"].create(
 )
 today = datetime.date.today()
 run = env["gumroad.import"]._queue(
-    account, today - datetime.timedelta(days=100), today, "manual"
+    account, today - datetime.timedelta(days=DAYS), today, "manual"
 )
 env.cr.commit()
 print(f"run_id={run.id} windows={len(run.window_ids)}", flush=True)
@@ -66,7 +69,7 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
     base_args = _base_args(odoo, pg, dbname)
     queued = subprocess.run(
         [*odoo.command, "shell", *base_args, "--no-http", "--log-level=warn"],
-        input=QUEUE_SCRIPT.replace("ROOT", root),
+        input=QUEUE_SCRIPT.replace("ROOT", root).replace("DAYS", str(SPAN_DAYS)),
         env=env,
         cwd=tempfile.gettempdir(),
         capture_output=True,
@@ -77,6 +80,7 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
     if not marker:
         raise odoo_env.SetupError(f"queueing failed:\n{queued.stderr[-3000:]}")
     run_id = int(marker[-1].split()[0].split("=")[1])
+    log_path = Path(tempfile.gettempdir()) / f"{dbname}.log"
     server = subprocess.Popen(
         [
             *odoo.command,
@@ -85,7 +89,8 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
             f"--max-cron-threads={threads}",
             f"--http-port={_free_port()}",
             "--http-interface=127.0.0.1",
-            "--log-level=warn",
+            "--log-level=info",
+            f"--logfile={log_path}",
         ],
         env=env,
         cwd=tempfile.gettempdir(),
@@ -116,6 +121,19 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
             f"FROM gumroad_import WHERE parent_id={run_id}",
         )
     )
+    windows = _psql(
+        pg,
+        dbname,
+        "SELECT string_agg(format('%s..%s %s sales %s-%s', date_from, date_to, "
+        "sales_read, started_at::time, finished_at::time), '; ' ORDER BY date_from) "
+        f"FROM gumroad_import WHERE parent_id={run_id}",
+    )
+    conflicts = sum("conflicted" in line for line in log_path.read_text().splitlines())
+    print(
+        f"{threads} workers: {seconds:.0f} s; windows: {windows}; "
+        f"{conflicts} conflicted batches (log {log_path})",
+        flush=True,
+    )
     booked = _psql(
         pg,
         dbname,
@@ -133,20 +151,49 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
     return seconds
 
 
-def run_workers_bench(odoo, pg, env, root, sales, timeout=3600):
-    """Seconds to book the queued import with 1 and with 2 cron workers."""
+def run_workers_bench(odoo, pg, env, sales, timeout=3600):
+    """Seconds to book the queued import with 1 and with 2 cron workers, against a
+    sandbox of its own (the sales spread over SPAN_DAYS)."""
+    port = _free_port()
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gumroad_sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--sales",
+            str(sales),
+            "--seed",
+            "3",
+            "--start-date",
+            (datetime.date.today() - datetime.timedelta(days=SPAN_DAYS)).isoformat(),
+        ],
+        cwd=odoo_env.ADDON_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    root = f"http://127.0.0.1:{port}"
     results = {}
-    for threads in (1, 2):
-        dbname = f"gumroad_bench_w{threads}_{int(time.time())}"
-        installed = odoo_env.install_addon(odoo, _base_args(odoo, pg, dbname), env)
-        if installed.returncode:
-            raise odoo_env.SetupError(f"install failed:\n{installed.stderr[-3000:]}")
-        try:
-            results[threads] = measure(
-                odoo, pg, env, dbname, root, threads, sales, timeout
-            )
-        finally:
-            odoo_env.drop_database(pg, dbname)
+    try:
+        for threads in (1, 2):
+            dbname = f"gumroad_bench_w{threads}_{int(time.time())}"
+            args = _base_args(odoo, pg, dbname)
+            installed = odoo_env.install_addon(odoo, args, env)
+            if installed.returncode:
+                raise odoo_env.SetupError(
+                    f"install failed:\n{installed.stderr[-3000:]}"
+                )
+            try:
+                results[threads] = measure(
+                    odoo, pg, env, dbname, root, threads, sales, timeout
+                )
+            finally:
+                odoo_env.drop_database(pg, dbname)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
     return results
 
 
@@ -159,31 +206,7 @@ def main():
     pg = odoo_env.ensure_postgres()
     env = dict(os.environ, **odoo.extra_env)
     env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
-    port = _free_port()
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gumroad_sandbox",
-            "serve",
-            "--port",
-            str(port),
-            "--sales",
-            str(args.sales),
-            "--seed",
-            "3",
-        ],
-        cwd=odoo_env.ADDON_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        results = run_workers_bench(
-            odoo, pg, env, f"http://127.0.0.1:{port}", args.sales
-        )
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=30)
+    results = run_workers_bench(odoo, pg, env, args.sales)
     print(f"workers1_s={results[1]:.2f}")
     print(f"workers2_s={results[2]:.2f}")
     print(f"workers2_speedup={results[1] / results[2]:.2f}")

@@ -72,20 +72,18 @@ def window_days(date_from: date, date_to: date, workers: int, min_days: int) -> 
     return max(min_days, -(-span // (2 * workers)))
 
 
-def import_windows(
-    date_from: date, date_to: date, max_windows: int, min_days: int
-) -> list[tuple[date, date]]:
-    """Cut [date_from, date_to] into consecutive windows that several workers can
-    book side by side: as many as `max_windows`, none shorter than `min_days` (a
-    range under twice `min_days` stays whole), the days shared out evenly.
+def import_windows(date_from: date, date_to: date) -> list[tuple[date, date]]:
+    """Cut [date_from, date_to] into one window per calendar year.
+
+    Odoo numbers posted entries without gaps per journal and year (INV/2026/00001):
+    a transaction that posts an entry holds the next number of that year until it
+    commits, so two workers booking the same year wait on each other, while two
+    years are booked side by side.
     """
-    span = (date_to - date_from).days + 1
-    count = max(1, min(max_windows, span // min_days))
-    base, longer = divmod(span, count)
-    windows, start = [], date_from
-    for index in range(count):
-        days = base + (1 if index < longer else 0)
-        end = start + timedelta(days=days - 1)
+    windows = []
+    start = date_from
+    while start <= date_to:
+        end = min(date_to, date(start.year, 12, 31))
         windows.append((start, end))
         start = end + timedelta(days=1)
     return windows

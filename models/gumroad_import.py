@@ -261,7 +261,7 @@ class GumroadImport(models.Model):
     @api.model
     def _queue(self, account, date_from, date_to, origin, rescan=False):
         """A queued run of [date_from, date_to] for the import workers (triggered
-        now), cut into date windows when the range is long enough to share."""
+        now), cut into a window per calendar year when it spans several."""
         run = self._new_run(account, date_from, date_to, origin, rescan=rescan)
         span = clamp_range(
             date_from,
@@ -269,9 +269,7 @@ class GumroadImport(models.Model):
             const.GUMROAD_FIRST_DAY,
             fields.Datetime.now().date() + timedelta(days=1),
         )
-        windows = span and import_windows(
-            *span, const.IMPORT_MAX_WINDOWS, const.IMPORT_WINDOW_MIN_DAYS
-        )
+        windows = span and import_windows(*span)
         if windows and len(windows) > 1:
             run.write({"state": "running", "started_at": fields.Datetime.now()})
             self.create(

@@ -48,20 +48,25 @@ def test_a_small_range_is_one_chunk_and_a_long_one_at_most_eight():
     assert len(walk(date(2011, 1, 1), date(2026, 12, 1))) == 8
 
 
-@pytest.mark.parametrize("span", [1, 13, 27, 28, 29, 100, 113, 400, 5000])
-def test_import_windows_cover_the_range_once_in_order_and_evenly(span):
-    start = date(2025, 1, 1)
-    end = start + timedelta(days=span - 1)
-    windows = import_windows(start, end, max_windows=8, min_days=14)
+@pytest.mark.parametrize(
+    ("start", "end", "count"),
+    [
+        (date(2025, 3, 1), date(2025, 3, 1), 1),
+        (date(2025, 1, 1), date(2025, 12, 31), 1),
+        (date(2025, 12, 31), date(2026, 1, 1), 2),
+        (date(2024, 10, 29), date(2026, 12, 3), 3),
+        (date(2011, 4, 4), date(2026, 12, 3), 16),
+    ],
+)
+def test_import_windows_are_the_calendar_years_of_the_range_in_order(start, end, count):
+    windows = import_windows(start, end)
+    assert len(windows) == count
     assert windows[0][0] == start
     assert windows[-1][1] == end
     for (_a, first_end), (second_start, _b) in itertools.pairwise(windows):
         assert second_start == first_end + timedelta(days=1)
-    lengths = [(b - a).days + 1 for a, b in windows]
-    assert max(lengths) - min(lengths) <= 1
-    assert len(windows) == max(1, min(8, span // 14))
-    if len(windows) > 1:
-        assert min(lengths) >= 14
+        assert second_start.year == first_end.year + 1
+    assert all(a.year == b.year for a, b in windows)
 
 
 def test_no_chunk_once_the_position_is_past_the_end():
