@@ -60,9 +60,9 @@ class GumroadImport(models.Model):
       in a fresh transaction that sees what the racer booked.
     - In the foreground (a request, a script) nothing is committed here: the caller's
       transaction holds the whole import and commits it, or rolls it back, as one.
-    - A queued run of a long range is cut into date windows, runs of their own
-      (`window_ids`) that the import workers (one cron each) take up side by side;
-      the run itself books nothing. The worker that ends its last window closes it,
+    - A queued run over several calendar years is cut into a window per year, runs
+      of their own (`window_ids`) that the import workers (one cron each) take up
+      side by side; the run itself books nothing. The worker that ends its last window closes it,
       after its own commit, in a fresh transaction: whichever window ends last, its
       worker sees every other one ended.
     """
