@@ -195,19 +195,9 @@ def main():
 
     sandbox_port = free_port()
     sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gumroad_sandbox",
-            "serve",
-            "--port",
-            str(sandbox_port),
-            "--sales",
-            str(args.sales),
-            "--seed",
-            "3",
-            "--allow-loopback-post-urls",
-        ],
+        odoo_env.sandbox_command(
+            sandbox_port, args.sales, 3, "--allow-loopback-post-urls"
+        ),
         cwd=odoo_env.ADDON_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

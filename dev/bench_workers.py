@@ -54,19 +54,9 @@ def _psql(pg, dbname, sql):
     return result.stdout.strip()
 
 
-def _base_args(odoo, pg, dbname):
-    addons = [odoo_env.addon_parent_dir(), *odoo.addons_paths]
-    return [
-        f"--addons-path={','.join(str(p) for p in addons)}",
-        *odoo_env.odoo_db_args(pg),
-        "-d",
-        dbname,
-    ]
-
-
 def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
     """Queue the import on dbname, book it with `threads` cron workers; seconds."""
-    base_args = _base_args(odoo, pg, dbname)
+    base_args = odoo_env.odoo_base_args(odoo, pg, dbname)
     queued = subprocess.run(
         [*odoo.command, "shell", *base_args, "--no-http", "--log-level=warn"],
         input=QUEUE_SCRIPT.replace("ROOT", root).replace("DAYS", str(SPAN_DAYS)),
@@ -156,20 +146,13 @@ def run_workers_bench(odoo, pg, env, sales, timeout=3600):
     sandbox of its own (the sales spread over SPAN_DAYS)."""
     port = _free_port()
     sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gumroad_sandbox",
-            "serve",
-            "--port",
-            str(port),
-            "--sales",
-            str(sales),
-            "--seed",
-            "3",
+        odoo_env.sandbox_command(
+            port,
+            sales,
+            3,
             "--start-date",
             (datetime.date.today() - datetime.timedelta(days=SPAN_DAYS)).isoformat(),
-        ],
+        ),
         cwd=odoo_env.ADDON_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -179,7 +162,7 @@ def run_workers_bench(odoo, pg, env, sales, timeout=3600):
     try:
         for threads in (1, 2):
             dbname = f"gumroad_bench_w{threads}_{int(time.time())}"
-            args = _base_args(odoo, pg, dbname)
+            args = odoo_env.odoo_base_args(odoo, pg, dbname)
             installed = odoo_env.install_addon(odoo, args, env)
             if installed.returncode:
                 raise odoo_env.SetupError(

@@ -110,20 +110,9 @@ def start_sandbox(port, sales):
         return
     log = open(STATE_DIR / "sandbox.log", "a")  # noqa: SIM115 - lives as long as the sandbox
     subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gumroad_sandbox",
-            "serve",
-            "--port",
-            str(port),
-            "--sales",
-            str(sales),
-            "--seed",
-            "1",
-            "--state-file",
-            str(STATE_DIR / "sandbox.json"),
-        ],
+        odoo_env.sandbox_command(
+            port, sales, 1, "--state-file", str(STATE_DIR / "sandbox.json")
+        ),
         cwd=odoo_env.ADDON_DIR,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -466,6 +466,34 @@ def ensure_chromium(log=print):
     return found
 
 
+def odoo_base_args(odoo, pg, dbname):
+    """Odoo's options for the addon beside its Odoo, on database dbname."""
+    addons = [addon_parent_dir(), *odoo.addons_paths]
+    return [
+        f"--addons-path={','.join(str(p) for p in addons)}",
+        *odoo_db_args(pg),
+        "-d",
+        dbname,
+    ]
+
+
+def sandbox_command(port, sales, seed, *options):
+    """The command that serves the Gumroad sandbox on 127.0.0.1:port."""
+    return [
+        sys.executable,
+        "-m",
+        "gumroad_sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--sales",
+        str(sales),
+        "--seed",
+        str(seed),
+        *options,
+    ]
+
+
 def generate_key():
     import base64
 

@@ -197,16 +197,6 @@ def coverage_line(log_dir):
     return f"coverage: {total:.0f}% of {what} ({', '.join(parts)})"
 
 
-def odoo_base_args(odoo, pg, dbname):
-    addons = [odoo_env.addon_parent_dir(), *odoo.addons_paths]
-    return [
-        f"--addons-path={','.join(str(p) for p in addons)}",
-        *odoo_env.odoo_db_args(pg),
-        "-d",
-        dbname,
-    ]
-
-
 def under_coverage(command, data_file):
     """The Odoo command `python -m odoo` run by `coverage run`, recording the addon."""
     python, *module = command
@@ -229,7 +219,7 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env, cov):
         command = under_coverage(command, coverage_file(log_dir, "odoo"))
     cmd = [
         *command,
-        *odoo_base_args(odoo, pg, dbname),
+        *odoo_env.odoo_base_args(odoo, pg, dbname),
         "-i",
         odoo_env.ADDON_NAME,
         "--test-enable",
@@ -308,7 +298,7 @@ def run_odoo_suite(odoo, pg, log_dir, test_tags, dbname, env, cov):
 def install_only(odoo, pg, dbname, env):
     """Install the addon without running Odoo's suite (for the chaos cases)."""
     print(f"== Installing the addon in {dbname}", flush=True)
-    proc = odoo_env.install_addon(odoo, odoo_base_args(odoo, pg, dbname), env)
+    proc = odoo_env.install_addon(odoo, odoo_env.odoo_base_args(odoo, pg, dbname), env)
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:])
         return 0, 1
@@ -321,7 +311,7 @@ def run_integration_suite(odoo, pg, log_dir, dbname, env, marks):
     """
     junit = log_dir / "integration.xml"
     print("== Integration suite (Odoo as a library, real transactions)", flush=True)
-    base = odoo_base_args(odoo, pg, dbname)
+    base = odoo_env.odoo_base_args(odoo, pg, dbname)
     env = dict(
         env,
         GUMROAD_TEST_DB=dbname,

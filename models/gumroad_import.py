@@ -62,9 +62,9 @@ class GumroadImport(models.Model):
       transaction holds the whole import and commits it, or rolls it back, as one.
     - A queued run over several calendar years is cut into a window per year, runs
       of their own (`window_ids`) that the import workers (one cron each) take up
-      side by side; the run itself books nothing. The worker that ends its last window closes it,
-      after its own commit, in a fresh transaction: whichever window ends last, its
-      worker sees every other one ended.
+      side by side; the run itself books nothing. The worker that ends its last
+      window closes it, after its own commit, in a fresh transaction: whichever
+      window ends last, its worker sees every other one ended.
     """
 
     _name = "gumroad.import"
@@ -607,7 +607,7 @@ class GumroadImport(models.Model):
         counts = Counter()
         for window in windows:
             counts.update(window._counts())
-        failed = windows.filtered(lambda w: w.state != "done")
+        failed = windows.filtered(lambda w: w.state != "done").sorted("date_from")
         try:
             with self.env.cr.savepoint():
                 self.write(

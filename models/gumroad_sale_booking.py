@@ -632,20 +632,9 @@ class GumroadSaleBooking(models.AbstractModel):
         # together.
         new_moves = {}
         if invoice_vals:
-            with profiling.phase("invoice create"):
-                moves = self.env["account.move"].create(
-                    [v for _r, _a, v in invoice_vals]
-                )
-                self._set_seller_tax_amounts(
-                    [
-                        (move, context["sales"][row], adjustment.amount)
-                        for (row, adjustment, _v), move in zip(
-                            invoice_vals, moves, strict=True
-                        )
-                    ]
-                )
-            with profiling.phase("invoice post"):
-                moves.action_post()
+            moves = self._create_posted(
+                invoice_vals, [v for _r, _a, v in invoice_vals], context
+            )
             for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
                 new_moves[row] = new_moves.get(row, move.browse()) | move
                 key = (
@@ -663,18 +652,7 @@ class GumroadSaleBooking(models.AbstractModel):
             for row, _adjustment, move_vals in refund_plans:
                 invoice_id = row_vals[row].get("invoice_id") or row.invoice_id.id
                 vals_list.append({**move_vals, "reversed_entry_id": invoice_id})
-            with profiling.phase("invoice create"):
-                credit_notes = self.env["account.move"].create(vals_list)
-                self._set_seller_tax_amounts(
-                    [
-                        (move, context["sales"][row], adjustment.amount)
-                        for (row, adjustment, _v), move in zip(
-                            refund_plans, credit_notes, strict=True
-                        )
-                    ]
-                )
-            with profiling.phase("invoice post"):
-                credit_notes.action_post()
+            credit_notes = self._create_posted(refund_plans, vals_list, context)
             for (row, adjustment, _v), credit_note in zip(
                 refund_plans, credit_notes, strict=True
             ):
@@ -690,6 +668,22 @@ class GumroadSaleBooking(models.AbstractModel):
         with profiling.phase("sale rows write"):
             for row, vals in row_vals.items():
                 row.write(vals)
+
+    @api.model
+    def _create_posted(self, items, vals_list, context):
+        """Create the moves of (row, adjustment, vals) items from vals_list, with
+        their seller tax, and post them together."""
+        with profiling.phase("invoice create"):
+            moves = self.env["account.move"].create(vals_list)
+            self._set_seller_tax_amounts(
+                [
+                    (move, context["sales"][row], adjustment.amount)
+                    for (row, adjustment, _v), move in zip(items, moves, strict=True)
+                ]
+            )
+        with profiling.phase("invoice post"):
+            moves.action_post()
+        return moves
 
     @api.model
     def _book_money(self, account, money_plans, row_vals, new_moves, context):
