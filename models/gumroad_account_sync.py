@@ -146,8 +146,10 @@ class GumroadAccountSync(models.AbstractModel):
         """
         if not secret or len(secret) > 200:
             return self.browse()
+        # With what storing the ping reads of its connector, in the same query.
         candidates = self.sudo().search_fetch(
-            [("webhook_secret", "!=", False)], ["webhook_secret"]
+            [("webhook_secret", "!=", False)],
+            ["webhook_secret", "company_id", "minimal_buyer_data"],
         )
         match = self.browse()
         for account in candidates:
