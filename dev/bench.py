@@ -16,12 +16,17 @@ process:
 4. with 100 ms sandbox latency, the fetch time against its floor
    (pages x latency / concurrent fetch workers);
 5. N pings posted by 20 concurrent clients to a running Odoo HTTP server:
-   acknowledgements per second, p50/p99 latency, lost pings (expected 0); then as many
-   requests to Odoo's own empty /web/health route, the HTTP server's floor.
+   acknowledgements per second, p50/p99 latency, lost pings (expected 0); and as many
+   requests to Odoo's own empty /web/health route, the HTTP server's floor, in rounds
+   of 200 alternating with the pings' (`webhook_p99_ratio` = webhook p99 / health p99);
+6. a burst: pings sent at a steady rate (100/s for 30 s by default) whatever the
+   answers, while imports run in an Odoo process of their own: the slowest answer
+   (`burst_max_ms`; Gumroad gives up on a ping after 5 s), answers over 5 s, lost pings.
 Prints a table, then one `bench: ...` line.
 """
 
 import argparse
+import collections
 import datetime
 import json
 import math
@@ -105,6 +110,33 @@ env.cr.rollback()
 """
 
 
+# Imports of the sandbox's sales, one new connector after another, until the burst
+# ends: a real import's writes (invoices, payments) beside the pings.
+IMPORT_LOAD_SCRIPT = """
+import datetime, time
+date_to = datetime.date.today()
+date_from = date_to - datetime.timedelta(days=100)
+deadline = time.time() + SECONDS
+runs = 0
+print("import load started", flush=True)
+while time.time() < deadline:
+    account = env["gumroad.account"].create({
+        "name": f"bench load {runs}", "api_base_url": "ROOT/v2",
+        "access_token": "sandbox-token"})
+    env.cr.commit()
+    run = env["gumroad.import"]._new_run(account, date_from, date_to, "manual")
+    env.cr.commit()
+    run._run_in_cron()
+    env.cr.commit()
+    runs += 1
+print(f"import_runs={runs}", flush=True)
+"""
+# Pings, then as many requests to /web/health, per round of the webhook step.
+PING_ROUND = 200
+# Gumroad drops a ping it has no answer to within this time.
+GUMROAD_PING_TIMEOUT_S = 5.0
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -173,6 +205,18 @@ def main():
         type=int,
         default=0,
         help="Odoo --workers for the webhook step (0: threaded server, the default)",
+    )
+    parser.add_argument(
+        "--burst-seconds",
+        type=float,
+        default=30,
+        help="how long the burst of pings lasts while imports run (0: no burst)",
+    )
+    parser.add_argument(
+        "--burst-rate", type=float, default=100, help="pings per second in the burst"
+    )
+    parser.add_argument(
+        "--http-log", help="write the HTTP server's log (warnings) to this file"
     )
     args = parser.parse_args()
     pings = args.pings or args.sales
@@ -314,6 +358,11 @@ def main():
             cr.commit()
 
         # 5. Pings to a running Odoo HTTP server, 20 concurrent clients.
+        http_log = (
+            open(args.http_log, "w")  # noqa: SIM115 - open while the server runs
+            if args.http_log
+            else subprocess.DEVNULL
+        )
         http_port = free_port()
         http_proc = subprocess.Popen(
             [
@@ -328,7 +377,7 @@ def main():
             env=env,
             cwd=tempfile.gettempdir(),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=http_log,
         )
         url = f"http://127.0.0.1:{http_port}/gumroad/webhook/{secret}"
         wait_http(f"http://127.0.0.1:{http_port}/web/login")
@@ -341,21 +390,42 @@ def main():
                 timeout=30,
             ) as response:
                 bodies.append(response.read())
-        total, latencies, failures = post_concurrently(url, bodies)
+        # The framework's own floor: as many requests, as concurrent, to Odoo's
+        # empty health route (no ORM, nothing stored) on the same server, in rounds
+        # alternating with the pings': both meet the same moments of a shared machine.
+        pinged, health = Sample(), Sample()
+        for start in range(0, len(bodies), PING_ROUND):
+            chunk = bodies[start : start + PING_ROUND]
+            pinged.add(*post_concurrently(url, chunk))
+            health.add(
+                *post_concurrently(
+                    f"http://127.0.0.1:{http_port}/web/health", [None] * len(chunk)
+                )
+            )
         with registry.cursor() as cr:
             cr.execute("SELECT count(*) FROM gumroad_webhook_event")
             stored = cr.fetchone()[0]
-        results["webhook_rps"] = len(bodies) / total
-        results["webhook_p50_ms"], results["webhook_p99_ms"] = p50_p99_ms(latencies)
+        results["webhook_rps"] = len(bodies) / pinged.seconds
+        results["webhook_p50_ms"], results["webhook_p99_ms"] = pinged.p50_p99_ms()
         results["lost"] = len(bodies) - stored
-        results["webhook_failures"] = len(failures)
-        # The framework's own floor: as many requests, as concurrent, to Odoo's
-        # empty health route (no ORM, nothing stored) on the same server.
-        total, latencies, failures = post_concurrently(
-            f"http://127.0.0.1:{http_port}/web/health", [None] * len(bodies)
-        )
-        results["health_rps"] = len(bodies) / total
-        results["health_p50_ms"], results["health_p99_ms"] = p50_p99_ms(latencies)
+        results["webhook_failures"] = len(pinged.failures)
+        results["health_rps"] = len(bodies) / health.seconds
+        results["health_p50_ms"], results["health_p99_ms"] = health.p50_p99_ms()
+
+        # 6. A burst at a steady rate while imports run beside it.
+        results["burst"] = None
+        if args.burst_seconds > 0:
+            results["burst"] = run_burst(
+                odoo.command,
+                base_args,
+                env,
+                registry,
+                root,
+                url,
+                bodies,
+                args.burst_seconds,
+                args.burst_rate,
+            )
     finally:
         if http_proc:
             http_proc.terminate()
@@ -376,6 +446,8 @@ def main():
     best_batch = min(best_floor, key=best_floor.get) if best_floor else None
     best_floor_s = best_floor[best_batch] if best_floor else None
     best_ratio = results["import_s"] / best_floor_s if best_floor_s else float("nan")
+    webhook_p99_ratio = results["webhook_p99_ms"] / results["health_p99_ms"]
+    burst = results["burst"] or {}
     rows = [
         ("sales", n),
         (
@@ -420,6 +492,8 @@ def main():
             f"{results['health_p50_ms']:.1f} / {results['health_p99_ms']:.1f}",
         ),
         ("lost pings", results["lost"]),
+        ("webhook p99 / health p99", f"{webhook_p99_ratio:.2f}"),
+        *burst_rows(burst, args),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -433,9 +507,88 @@ def main():
         f"peak_rss_mb={results['peak_rss_mb']:.0f} "
         f"webhook_rps={results['webhook_rps']:.0f} "
         f"webhook_p99_ms={results['webhook_p99_ms']:.1f} lost={results['lost']} "
-        f"best_floor_s={best_floor_s or float('nan'):.2f} best_ratio={best_ratio:.2f}"
+        f"best_floor_s={best_floor_s or float('nan'):.2f} best_ratio={best_ratio:.2f} "
+        f"health_p99_ms={results['health_p99_ms']:.1f} "
+        f"webhook_p99_ratio={webhook_p99_ratio:.2f} "
+        f"burst_max_ms={burst.get('max_ms', float('nan')):.1f} "
+        f"burst_lost={burst.get('lost', 'nan')}"
     )
     return 0
+
+
+def run_burst(command, base_args, env, registry, root, url, bodies, seconds, rate):
+    """Pings at `rate` per second for `seconds`, each sent on time whatever the answers
+    to the others, while an Odoo process of its own imports; the latency of each runs
+    from its due time, as Gumroad's timeout does.
+    """
+    load = subprocess.Popen(
+        [*command, "shell", *base_args, "--no-http", "--log-level=warn"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        text=True,
+    )
+    load.stdin.write(
+        IMPORT_LOAD_SCRIPT.replace("SECONDS", str(seconds)).replace("ROOT", root)
+    )
+    load.stdin.close()
+    for line in load.stdout:
+        if line.startswith("import load started"):
+            break
+    else:
+        raise odoo_env.SetupError("the import beside the burst did not start")
+    with registry.cursor() as cr:
+        cr.execute("SELECT count(*) FROM gumroad_webhook_event")
+        stored_before = cr.fetchone()[0]
+    count = int(seconds * rate)
+    schedule = [i / rate for i in range(count)]
+    latencies, failures = post_on_schedule(
+        url, [bodies[i % len(bodies)] for i in range(count)], schedule
+    )
+    runs = [ln for ln in load.stdout if ln.startswith("import_runs=")]
+    load.wait()
+    with registry.cursor() as cr:
+        cr.execute("SELECT count(*) FROM gumroad_webhook_event")
+        stored = cr.fetchone()[0] - stored_before
+    late = sum(1 for latency in latencies if latency > GUMROAD_PING_TIMEOUT_S)
+    return {
+        "count": count,
+        "max_ms": max(latencies) * 1000,
+        "p50_ms": p50_p99_ms(latencies)[0],
+        "p99_ms": p50_p99_ms(latencies)[1],
+        "late": late,
+        "failures": len(failures),
+        "failure_kinds": collections.Counter(map(str, failures)).most_common(3),
+        # Lost: not stored, or answered after Gumroad gave up on it.
+        "lost": count - stored + late,
+        "import_runs": int(runs[-1].split("=", 1)[1]) if runs else None,
+    }
+
+
+def burst_rows(burst, args):
+    if not burst:
+        return [("burst", "skipped")]
+    return [
+        (
+            "burst: pings, rate (/s), imports run beside",
+            f"{burst['count']}, {args.burst_rate:.0f}, {burst['import_runs']}",
+        ),
+        (
+            "burst: p50 / p99 / max (ms)",
+            f"{burst['p50_ms']:.1f} / {burst['p99_ms']:.1f} / {burst['max_ms']:.1f}",
+        ),
+        (
+            f"burst: answers over {GUMROAD_PING_TIMEOUT_S:.0f} s, non-200",
+            f"{burst['late']}, {burst['failures']}",
+        ),
+        ("burst: lost pings", burst["lost"]),
+        *(
+            (f"burst: non-200 answer ({count}x)", kind[:60])
+            for kind, count in burst["failure_kinds"]
+        ),
+    ]
 
 
 def print_profile(profile, import_s):
@@ -479,6 +632,56 @@ def post_concurrently(url, bodies, clients=20):
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(send, bodies))
     return time.perf_counter() - started, sorted(latencies), failures
+
+
+def post_on_schedule(url, bodies, schedule):
+    """POST each body at its time in `schedule` (seconds from now), not waiting for
+    the answers to the others; return (sorted latencies from each due time in s,
+    non-200 answers)."""
+    latencies, failures = [], []
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def send(body, due):
+        delay = started + due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        request = urllib.request.Request(
+            url,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status = response.status
+        except OSError as err:
+            status = str(err)
+        elapsed = time.perf_counter() - started - due
+        with lock:
+            latencies.append(elapsed)
+            if status != 200:
+                failures.append(status)
+
+    # Enough threads that a slow answer never holds back the next ping's sending.
+    with ThreadPoolExecutor(200) as pool:
+        list(pool.map(send, bodies, schedule))
+    return sorted(latencies), failures
+
+
+class Sample:
+    """Rounds of post_concurrently: their seconds, latencies and failures."""
+
+    def __init__(self):
+        self.seconds, self.latencies, self.failures = 0.0, [], []
+
+    def add(self, seconds, latencies, failures):
+        self.seconds += seconds
+        self.latencies.extend(latencies)
+        self.failures.extend(failures)
+
+    def p50_p99_ms(self):
+        return p50_p99_ms(sorted(self.latencies))
 
 
 def p50_p99_ms(latencies):

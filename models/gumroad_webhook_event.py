@@ -5,8 +5,11 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from psycopg2.errors import SerializationFailure
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from .. import const
 from ..gumroad import (
@@ -32,6 +35,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1")
 # A ping that conflicts with a concurrent booking is tried again at once this many
 # times (each in a fresh transaction) before it waits for a later run.
 IMMEDIATE_CONFLICT_RETRIES = 3
+PROCESS_CRON_XMLID = "gumroad_connector.ir_cron_gumroad_process_events"
 
 
 class GumroadWebhookEvent(models.Model):
@@ -47,8 +51,9 @@ class GumroadWebhookEvent(models.Model):
         ondelete="cascade",
         index=True,
     )
+    # Precomputed: set in the ping's INSERT, not by an UPDATE after it.
     company_id = fields.Many2one(
-        related="account_id.company_id", store=True, index=True
+        related="account_id.company_id", store=True, index=True, precompute=True
     )
     resource_name = fields.Char(readonly=True, index=True)
     sale_gumroad_id = fields.Char(string="Sale id", readonly=True, index=True)
@@ -118,12 +123,49 @@ class GumroadWebhookEvent(models.Model):
                 subscription_gumroad_id=ping.subscription_id,
                 is_test=ping.is_test,
             )
-        event = self.sudo().create(vals)
+        # In the connector's company: the defaults then need not read the public
+        # user's company (a query per ping).
+        event = (
+            self.sudo()
+            .with_context(allowed_company_ids=account.company_id.ids)
+            .create(vals)
+        )
         if event.state == "pending":
-            self.env.ref(
-                "gumroad_connector.ir_cron_gumroad_process_events"
-            ).sudo()._trigger()
+            self._trigger_processing()
         return event
+
+    @api.model
+    def _trigger_processing(self):
+        """Wake the ping cron, unless a due trigger will already run it.
+
+        A trigger per ping costs a row and a wake-up per ping (Odoo opens a new
+        connection to the postgres database for each), while one due trigger is enough.
+        A due trigger this transaction can lock is not being cleared by a cron run
+        already started: the lock holds a run's clearing of it until this ping is
+        committed, and the run's processing starts after that clearing, so it sees the
+        ping. A locked one is being cleared by a run that may have looked for pings
+        already: this ping gets a trigger of its own.
+        """
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(PROCESS_CRON_XMLID)
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    SQL(
+                        "SELECT 1 FROM ir_cron_trigger"
+                        " WHERE cron_id = %s AND call_at <= %s"
+                        " LIMIT 1 FOR KEY SHARE SKIP LOCKED",
+                        cron_id,
+                        fields.Datetime.now(),
+                    ),
+                    log_exceptions=False,  # the failure below is expected, rarely
+                )
+                due = cr.fetchone()
+        except SerializationFailure:
+            # Cleared by a run that committed after this transaction began.
+            due = None
+        if not due:
+            self.env["ir.cron"].sudo().browse(cron_id)._trigger()
 
     def _empty_raw_data(self):
         """Drop the ping's body (the retention cron); its outcome stays."""

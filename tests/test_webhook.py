@@ -44,6 +44,28 @@ class TestWebhook(GumroadWebhookCommon):
         self.assertEqual(self.events.search_count([("state", "=", "done")]), 3)
         self.assertEqual(len(self.record(sale["id"]).move_ids), 1)
 
+    def test_pings_arriving_together_wake_the_cron_once_and_all_book(self):
+        cron = self.env.ref("gumroad_connector.ir_cron_gumroad_process_events")
+        wake_ups = self.env["ir.cron.trigger"]
+        wake_ups.search([("cron_id", "=", cron.id)]).unlink()
+        sales = [
+            s
+            for s in self.sandbox.sales
+            if self.untouched(s) and not s["is_gift_sender_purchase"]
+        ][:5]
+        self.assertEqual(len(sales), 5)
+        for sale in sales:
+            body = self.sandbox.ping_body("sale", sale_id=sale["id"])
+            self.assertEqual(self.post(body).status_code, 200)
+        due = wake_ups.search(
+            [("cron_id", "=", cron.id), ("call_at", "<=", fields.Datetime.now())]
+        )
+        self.assertEqual(len(due), 1)
+        self.process_events()
+        self.assertEqual(self.events.search_count([("state", "=", "done")]), 5)
+        for sale in sales:
+            self.assertEqual(self.record(sale["id"]).state, "invoiced")
+
     def test_identical_refund_pings_each_end_in_the_right_net(self):
         sale = self.paid_sale()
         self.env["gumroad.sale"]._sync_one(self.account, sale["id"])
