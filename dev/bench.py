@@ -21,7 +21,10 @@ process:
    of 200 alternating with the pings' (`webhook_p99_ratio` = webhook p99 / health p99);
 6. a burst: pings sent at a steady rate (100/s for 30 s by default) whatever the
    answers, while imports run in an Odoo process of their own: the slowest answer
-   (`burst_max_ms`; Gumroad gives up on a ping after 5 s), answers over 5 s, lost pings.
+   (`burst_max_ms`; Gumroad gives up on a ping after 5 s), answers over 5 s, lost pings;
+7. the same number of sales spread over two years, imported by a real server with 1,
+   then 2 cron threads (dev/bench_workers.py): `workers1_s`, `workers2_s`,
+   `workers2_speedup` (`--no-workers` skips it).
 Prints a table, then one `bench: ...` line.
 """
 
@@ -46,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import odoo_env
 from bench_floor import run_best_floor
+from bench_workers import run_workers_bench
 
 WRITE_TABLES = (
     "gumroad_sale",
@@ -217,6 +221,11 @@ def main():
     )
     parser.add_argument(
         "--http-log", help="write the HTTP server's log (warnings) to this file"
+    )
+    parser.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="skip the import by 1 and by 2 cron workers (dev/bench_workers.py)",
     )
     args = parser.parse_args()
     pings = args.pings or args.sales
@@ -435,6 +444,10 @@ def main():
         if not args.keep_db:
             odoo_env.drop_database(pg, dbname)
 
+    # 7. One import over two years booked by 1, then by 2 cron workers of a real
+    # server, each on a fresh database (dev/bench_workers.py).
+    workers = {} if args.no_workers else run_workers_bench(odoo, pg, env, args.sales)
+
     n = args.sales
     floor_s = results["floor_s"]
     ratio = results["import_s"] / floor_s if floor_s else float("nan")
@@ -448,6 +461,7 @@ def main():
     best_ratio = results["import_s"] / best_floor_s if best_floor_s else float("nan")
     webhook_p99_ratio = results["webhook_p99_ms"] / results["health_p99_ms"]
     burst = results["burst"] or {}
+    speedup = workers[1] / workers[2] if workers else float("nan")
     rows = [
         ("sales", n),
         (
@@ -494,6 +508,11 @@ def main():
         ("lost pings", results["lost"]),
         ("webhook p99 / health p99", f"{webhook_p99_ratio:.2f}"),
         *burst_rows(burst, args),
+        *(
+            (f"import over two years, {count} cron worker(s) (s)", f"{secs:.2f}")
+            for count, secs in sorted(workers.items())
+        ),
+        ("2 workers speed-up", f"{speedup:.2f}" if workers else "skipped"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -511,7 +530,10 @@ def main():
         f"health_p99_ms={results['health_p99_ms']:.1f} "
         f"webhook_p99_ratio={webhook_p99_ratio:.2f} "
         f"burst_max_ms={burst.get('max_ms', float('nan')):.1f} "
-        f"burst_lost={burst.get('lost', 'nan')}"
+        f"burst_lost={burst.get('lost', 'nan')} "
+        f"workers1_s={workers.get(1, float('nan')):.2f} "
+        f"workers2_s={workers.get(2, float('nan')):.2f} "
+        f"workers2_speedup={speedup:.2f}"
     )
     return 0
 
