@@ -180,7 +180,10 @@ class GumroadSaleBooking(models.AbstractModel):
                 "create_uid, write_uid, create_date, write_date) VALUES %s "
                 "ON CONFLICT (account_id, gumroad_id) DO NOTHING",
                 values,
-            )
+            ),
+            # A racer's row ends in a serialization failure, which the caller
+            # retries: not a bad query for the server log.
+            log_exceptions=False,
         )
 
     def _lock_rows(self):
@@ -195,7 +198,8 @@ class GumroadSaleBooking(models.AbstractModel):
                 SQL(
                     "SELECT id FROM gumroad_sale WHERE id IN %s ORDER BY id FOR UPDATE",
                     tuple(self.ids),
-                )
+                ),
+                log_exceptions=False,  # the expected serialization failure, retried
             )
 
     @api.model
