@@ -6,10 +6,10 @@ Usage: python3 dev/bench.py --sales 2000   (README: make bench SALES=2000)
 On a fresh database with the addon installed, against the sandbox running in its own
 process:
 1. floor: the same number of customer invoices created and posted with one batched ORM
-   call each (tracking off), then (second floor) each paid by a balance entry created,
-   posted and reconciled in batches too, rolled back afterwards; then the best floor
-   (dev/bench_floor.py): the same moves booked in batches of 50, 100, 200 and 500,
-   the fastest size kept (`best_floor_s`, `best_ratio` = import / best floor);
+   call each (tracking off), rolled back; then the best floor (dev/bench_floor.py): the
+   same moves as the import (each invoice paid by a balance entry and reconciled) booked
+   in batches of 50, 100, 200 and 500, the fastest size kept (`best_floor_s`,
+   `best_ratio` = import / best floor);
 2. import of that many sales through the addon: wall time, sales/s, API requests, peak
    RSS, and its seconds per phase (gumroad/profiling.py);
 3. the same import again (re-sync): time and rows written (expected 0);
@@ -84,32 +84,6 @@ moves = env["account.move"].create([
 moves.action_post()
 env.cr.flush()
 print(f"floor_s={time.perf_counter() - started:.3f}", flush=True)
-# Since 19.0.1.1.0 a sale is also paid from the Gumroad balance: the same N payment
-# entries (balance, fee, receivable), batched, and their reconciliation.
-bank = env["account.journal"].search([("type", "=", "bank")], limit=1)
-fee_account = env["account.account"].search([("account_type", "=", "expense")], limit=1)
-receivables = moves.line_ids.filtered(
-    lambda l: l.account_id.account_type == "asset_receivable"
-)
-entries = env["account.move"].create([
-    {"move_type": "entry", "journal_id": bank.id, "date": "2026-01-01",
-     "ref": f"FLOOR-{i}/balance", "partner_id": line.partner_id.id,
-     "line_ids": [
-         Command.create({"account_id": bank.default_account_id.id, "balance": 9.0,
-                         "partner_id": line.partner_id.id}),
-         Command.create({"account_id": fee_account.id, "balance": 1.0}),
-         Command.create({"account_id": line.account_id.id, "balance": -10.0,
-                         "partner_id": line.partner_id.id}),
-     ]}
-    for i, line in enumerate(receivables)
-])
-entries.action_post()
-env["account.move.line"]._reconcile_plan([
-    line | entry.line_ids.filtered(lambda l: l.account_id == line.account_id)
-    for line, entry in zip(receivables, entries)
-])
-env.cr.flush()
-print(f"floor_paid_s={time.perf_counter() - started:.3f}", flush=True)
 env.cr.rollback()
 """
 
@@ -257,7 +231,7 @@ def main():
     )
     root = f"http://127.0.0.1:{sandbox_port}"
     http_proc = None
-    results = {"floor_paid_s": None}
+    results = {}
     try:
         print(f"Installing the addon in {dbname} ...", flush=True)
         installed = odoo_env.install_addon(odoo, base_args, env)
@@ -297,12 +271,6 @@ def main():
             if not marker:
                 raise odoo_env.SetupError(f"floor failed:\n{floor.stderr[-3000:]}")
             results["floor_s"] = float(marker[-1].split("=", 1)[1])
-            paid = [
-                ln for ln in floor.stdout.splitlines() if ln.startswith("floor_paid_s=")
-            ]
-            if not paid:
-                raise odoo_env.SetupError(f"floor failed:\n{floor.stderr[-3000:]}")
-            results["floor_paid_s"] = float(paid[-1].split("=", 1)[1])
             # The framework's best for the same moves: batched, at the best size.
             results["best_floor"] = run_best_floor(
                 odoo.command, base_args, env, args.sales
@@ -451,9 +419,6 @@ def main():
     n = args.sales
     floor_s = results["floor_s"]
     ratio = results["import_s"] / floor_s if floor_s else float("nan")
-    paid_ratio = (
-        results["import_s"] / results["floor_paid_s"] if floor_s else float("nan")
-    )
     fetch_ratio = results["fetch_s"] / results["fetch_floor_s"]
     best_floor = results.get("best_floor") or {}
     best_batch = min(best_floor, key=best_floor.get) if best_floor else None
@@ -467,10 +432,6 @@ def main():
         (
             "floor: create+post N invoices (s)",
             f"{floor_s:.2f}" if floor_s else "skipped",
-        ),
-        (
-            "floor: + pay each from the balance (s)",
-            f"{results['floor_paid_s']:.2f}" if floor_s else "skipped",
         ),
         *(
             (f"best floor: batches of {size}, paid (s)", f"{secs:.2f}")
@@ -487,7 +448,6 @@ def main():
         ("import counts", json.dumps(results["counts"], sort_keys=True)),
         ("API requests", results["requests"]),
         ("ratio import/floor", f"{ratio:.2f}"),
-        ("ratio import/floor with payments", f"{paid_ratio:.2f}"),
         ("ratio import/best floor", f"{best_ratio:.2f}"),
         ("re-sync (s)", f"{results['resync_s']:.2f}"),
         ("re-sync rows written", results["resync_writes"]),

@@ -55,13 +55,19 @@ def test_pings_arriving_together_share_one_wake_up(
     assert due_wake_ups(env) == 1
 
 
-def test_a_ping_stored_while_a_run_clears_the_wake_ups_gets_its_own(
-    env_factory, make_connector, sandbox
-):
-    account_id = make_connector(sandbox, "wake-up during a run")
+@pytest.fixture
+def one_ping(env_factory, make_connector, sandbox):
+    """A connector with one committed ping, and the transactions of a cron run and
+    of a web request: (account id, cron env, web env)."""
+    account_id = make_connector(sandbox, "wake-up")
     cron_env, web_env = env_factory(), env_factory()
     store_ping(web_env, account_id, sandbox)
     web_env.cr.commit()
+    return account_id, cron_env, web_env
+
+
+def test_a_ping_stored_while_a_run_clears_the_wake_ups_gets_its_own(one_ping, sandbox):
+    account_id, cron_env, web_env = one_ping
     assert due_wake_ups(web_env) == 1
     # A cron run has cleared the wake-ups and may have looked for pings already.
     clear_wake_ups(cron_env)
@@ -73,12 +79,9 @@ def test_a_ping_stored_while_a_run_clears_the_wake_ups_gets_its_own(
 
 
 def test_a_ping_cleared_after_its_transaction_began_gets_its_own_wake_up(
-    env_factory, make_connector, sandbox
+    one_ping, sandbox
 ):
-    account_id = make_connector(sandbox, "wake-up cleared meanwhile")
-    cron_env, web_env = env_factory(), env_factory()
-    store_ping(web_env, account_id, sandbox)
-    web_env.cr.commit()
+    account_id, cron_env, web_env = one_ping
     web_env.cr.execute("SELECT 1")  # the request's snapshot is taken
     clear_wake_ups(cron_env)
     cron_env.cr.commit()
@@ -88,12 +91,9 @@ def test_a_ping_cleared_after_its_transaction_began_gets_its_own_wake_up(
 
 
 def test_a_run_cannot_clear_the_wake_up_a_ping_relies_on_before_it_is_stored(
-    env_factory, make_connector, sandbox
+    one_ping, sandbox
 ):
-    account_id = make_connector(sandbox, "wake-up held")
-    cron_env, web_env = env_factory(), env_factory()
-    store_ping(web_env, account_id, sandbox)
-    web_env.cr.commit()
+    account_id, cron_env, web_env = one_ping
     event = store_ping(web_env, account_id, sandbox)  # shares the wake-up, uncommitted
     cron_env.cr.execute("SET LOCAL lock_timeout = '200ms'")
     with pytest.raises(LockNotAvailable):
