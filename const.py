@@ -60,7 +60,13 @@ ACCOUNTING_MODES = [
     ("invoices", "Per-buyer invoices"),
     ("gumroad_customer", "Gumroad as customer (self-billing per payout)"),
     ("entries", "Journal entries only"),
+    ("summary", "Daily summaries (one invoice per day)"),
 ]
+# The modes a sale is booked in one by one: the mode of a sale sold before a switch to
+# daily summaries.
+PER_SALE_MODES = ("invoices", "gumroad_customer", "entries")
+# Reference of a daily summary move: GR-DAY-<day>[/refunds|/balance][-<n>].
+SUMMARY_REF_PREFIX = "GR-DAY-"
 
 # A bank statement line matches a payout when its date is this many days around the
 # day the payout left Gumroad (banks take a few days).

@@ -6,13 +6,17 @@ Usage: python3 dev/bench.py --sales 2000   (README: make bench SALES=2000)
 On a fresh database with the addon installed, against the sandbox running in its own
 process:
 1. floor: the same number of customer invoices created and posted with one batched ORM
-   call each (tracking off), rolled back; then the best floor (dev/bench_floor.py): the
-   same moves as the import (each invoice paid by a balance entry and reconciled) booked
-   in batches of 50, 100, 200 and 500, the fastest size kept (`best_floor_s`,
-   `best_ratio` = import / best floor);
+   call each (tracking off), rolled back;
 2. import of that many sales through the addon: wall time, sales/s, API requests, peak
    RSS, and its seconds per phase (gumroad/profiling.py);
 3. the same import again (re-sync): time and rows written (expected 0);
+   then the same sales imported on a connector in daily summaries, every day
+   booked (`summary_s`, `summary_ratio` = summaries / per-sale), with the nets per
+   day and currency and the Gumroad balance of both compared to the cent;
+   then the best floor (dev/bench_floor.py): the moves the import booked (invoices,
+   credit notes and balance entries, with their own lines), booked again with batched
+   ORM calls and reconciled, in batches of 50, 100, 200 and 500 sales, the fastest size
+   kept (`best_floor_s`, `best_ratio` = import / best floor);
 4. with 100 ms sandbox latency, the fetch time against its floor
    (pages x latency / concurrent fetch workers);
 5. N pings posted by 20 concurrent clients to a running Odoo HTTP server:
@@ -48,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import odoo_env
-from bench_floor import run_best_floor
+from bench_floor import export_moves, run_best_floor
 from bench_workers import run_workers_bench
 
 WRITE_TABLES = (
@@ -153,6 +157,41 @@ def import_as_cron(env, account, date_from, date_to):
     return dict(run._counts())
 
 
+def compare_summaries(env, per_sale, summaries):
+    """The per-sale connector's and the summary connector's nets per day and currency
+    (invoices less credit notes) and Gumroad balances, to the cent."""
+
+    def nets(domain):
+        totals = collections.defaultdict(int)
+        for move in env["account.move"].search_fetch(
+            [
+                *domain,
+                ("state", "=", "posted"),
+                ("move_type", "in", ("out_invoice", "out_refund")),
+            ],
+            ["invoice_date", "currency_id", "move_type", "amount_total"],
+        ):
+            sign = -1 if move.move_type == "out_refund" else 1
+            key = (move.invoice_date.isoformat(), move.currency_id.name)
+            totals[key] += sign * round(move.amount_total * 100)
+        return {key: cents for key, cents in totals.items() if cents}
+
+    per_sale_nets = nets([("gumroad_sale_id.account_id", "=", per_sale.id)])
+    summary_nets = nets([("gumroad_summary_account_id", "=", summaries.id)])
+    keys = set(per_sale_nets) | set(summary_nets)
+    return {
+        "days": len({day for day, _currency in keys}),
+        "days_differing": len(
+            {k[0] for k in keys if per_sale_nets.get(k) != summary_nets.get(k)}
+        ),
+        "balance_diff_cents": round(per_sale._balance_amount() * 100)
+        - round(summaries._balance_amount() * 100),
+        "summary_moves": env["account.move"].search_count(
+            [("gumroad_summary_account_id", "=", summaries.id)]
+        ),
+    }
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -176,7 +215,7 @@ def main():
     parser.add_argument(
         "--no-floor",
         action="store_true",
-        help="skip the floor (one batched create of N invoices grows faster than N)",
+        help="skip the floors (the one-call floor and the best floor)",
     )
     parser.add_argument(
         "--http-workers",
@@ -271,10 +310,6 @@ def main():
             if not marker:
                 raise odoo_env.SetupError(f"floor failed:\n{floor.stderr[-3000:]}")
             results["floor_s"] = float(marker[-1].split("=", 1)[1])
-            # The framework's best for the same moves: batched, at the best size.
-            results["best_floor"] = run_best_floor(
-                odoo.command, base_args, env, args.sales
-            )
 
         # 2. Import through the addon.
         with registry.cursor() as cr:
@@ -301,6 +336,8 @@ def main():
                 control(root, "state").get("request_count", 0) - requests_before
             )
             results["peak_rss_mb"] = peak_rss_mb()
+            # The moves it booked, for the best floor to book again (step 3c).
+            exported = export_moves(env_, account)
 
             # 3. Re-sync with nothing changed.
             cr.execute("SELECT pg_stat_clear_snapshot()")
@@ -316,6 +353,37 @@ def main():
             cr.execute("SELECT pg_stat_clear_snapshot()")
             results["resync_writes"] = rows_written(cr) - written_before
             cr.commit()
+
+            # 3b. The same sales in daily summaries, on a connector of their own,
+            # every day booked (today's included), against the per-sale import.
+            summary_account = env_["gumroad.account"].create(
+                {
+                    "name": "bench summaries",
+                    "api_base_url": f"{root}/v2",
+                    "access_token": "sandbox-token",
+                    "accounting_mode": "summary",
+                    "summary_from": datetime.date(2000, 1, 1),
+                }
+            )
+            cr.commit()
+            started = time.perf_counter()
+            with profiling.collect() as summary_profile:
+                import_as_cron(env_, summary_account, date_from, date_to)
+                with profiling.phase("summaries of today"):
+                    summary_account._book_due_summaries(datetime.date.today())
+                    cr.commit()
+            results["summary_s"] = time.perf_counter() - started
+            results["summary_profile"] = summary_profile
+            results["summary_check"] = compare_summaries(env_, account, summary_account)
+            cr.commit()
+
+            # 3c. The framework's best for the import's own moves: batched, at the
+            # best batch size, in an Odoo process of its own.
+            if not args.no_floor:
+                results["best_floor"] = run_best_floor(
+                    odoo.command, base_args, env, exported
+                )
+            del exported
 
             # 4. Fetch with 100 ms latency per request, against its floor.
             control(root, "faults", {"latency_seconds": 0.1})
@@ -424,6 +492,8 @@ def main():
     best_batch = min(best_floor, key=best_floor.get) if best_floor else None
     best_floor_s = best_floor[best_batch] if best_floor else None
     best_ratio = results["import_s"] / best_floor_s if best_floor_s else float("nan")
+    summary_ratio = results["summary_s"] / results["import_s"]
+    check = results["summary_check"]
     webhook_p99_ratio = results["webhook_p99_ms"] / results["health_p99_ms"]
     burst = results["burst"] or {}
     speedup = workers[1] / workers[2] if workers else float("nan")
@@ -434,7 +504,7 @@ def main():
             f"{floor_s:.2f}" if floor_s else "skipped",
         ),
         *(
-            (f"best floor: batches of {size}, paid (s)", f"{secs:.2f}")
+            (f"best floor: its moves, batches of {size} (s)", f"{secs:.2f}")
             for size, secs in sorted(best_floor.items())
         ),
         (
@@ -449,6 +519,15 @@ def main():
         ("API requests", results["requests"]),
         ("ratio import/floor", f"{ratio:.2f}"),
         ("ratio import/best floor", f"{best_ratio:.2f}"),
+        ("daily summaries: same import (s)", f"{results['summary_s']:.2f}"),
+        ("ratio summaries/per-sale", f"{summary_ratio:.3f}"),
+        (
+            "summaries: moves, days, days differing, balance diff (cents)",
+            (
+                f"{check['summary_moves']}, {check['days']}, "
+                f"{check['days_differing']}, {check['balance_diff_cents']}"
+            ),
+        ),
         ("re-sync (s)", f"{results['resync_s']:.2f}"),
         ("re-sync rows written", results["resync_writes"]),
         ("fetch at 100 ms latency (s)", f"{results['fetch_s']:.2f}"),
@@ -478,6 +557,8 @@ def main():
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print_profile(results["profile"], results["import_s"])
+    print("daily summaries:")
+    print_profile(results["summary_profile"], results["summary_s"])
     print(
         f"bench: sales={n} import_s={results['import_s']:.2f} "
         f"floor_s={floor_s or float('nan'):.2f} "
@@ -487,6 +568,9 @@ def main():
         f"webhook_rps={results['webhook_rps']:.0f} "
         f"webhook_p99_ms={results['webhook_p99_ms']:.1f} lost={results['lost']} "
         f"best_floor_s={best_floor_s or float('nan'):.2f} best_ratio={best_ratio:.2f} "
+        f"summary_s={results['summary_s']:.2f} summary_ratio={summary_ratio:.3f} "
+        f"summary_days_differing={check['days_differing']} "
+        f"summary_balance_diff_cents={check['balance_diff_cents']} "
         f"health_p99_ms={results['health_p99_ms']:.1f} "
         f"webhook_p99_ratio={webhook_p99_ratio:.2f} "
         f"burst_max_ms={burst.get('max_ms', float('nan')):.1f} "

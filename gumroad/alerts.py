@@ -15,6 +15,7 @@ KINDS = (
     "sales_error",
     "pings_error",
     "payout_mismatch",
+    "summary_failed",
 )
 
 

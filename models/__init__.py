@@ -7,6 +7,7 @@ from . import gumroad_alert
 from . import gumroad_account
 from . import gumroad_account_memberships
 from . import gumroad_sale_booking
+from . import gumroad_sale_summary
 from . import gumroad_sale_license
 from . import gumroad_sale_analytic
 from . import gumroad_sale

@@ -19,6 +19,17 @@ class AccountMove(models.Model):
         readonly=True,
         help="The sale whose money this entry moves on the Gumroad balance.",
     )
+    gumroad_summary_account_id = fields.Many2one(
+        "gumroad.account",
+        string="Gumroad daily summary of",
+        index="btree_not_null",
+        copy=False,
+        readonly=True,
+        help="The connector whose sales of one day this summary books.",
+    )
+    gumroad_summary_date = fields.Date(
+        string="Gumroad summary day", copy=False, readonly=True
+    )
     gumroad_payout_id = fields.Many2one(
         "gumroad.payout",
         string="Gumroad payout",
@@ -44,7 +55,7 @@ class AccountMove(models.Model):
         search="_search_is_gumroad",
     )
 
-    @api.depends("gumroad_sale_id")
+    @api.depends("gumroad_sale_id", "gumroad_summary_account_id")
     def _compute_payment_state(self):
         """A Gumroad credit note settled by the refund leaving the Gumroad balance
         reads as paid: the buyer got the money back.
@@ -56,10 +67,16 @@ class AccountMove(models.Model):
         """
         res = super()._compute_payment_state()
         for move in self.filtered(
-            lambda m: m.payment_state == "reversed" and m.gumroad_sale_id
+            lambda m: (
+                m.payment_state == "reversed"
+                and (m.gumroad_sale_id or m.gumroad_summary_account_id)
+            )
         ):
             settling = move._gumroad_settling_moves()
-            if settling and all(settling.mapped("gumroad_balance_sale_id")):
+            if settling and all(
+                m.gumroad_balance_sale_id or m.gumroad_summary_account_id
+                for m in settling
+            ):
                 move.payment_state = "paid"
         return res
 
@@ -75,13 +92,33 @@ class AccountMove(models.Model):
 
     def _compute_is_gumroad(self):
         for move in self:
-            move.is_gumroad = bool(move.gumroad_sale_id)
+            move.is_gumroad = bool(
+                move.gumroad_sale_id or move.gumroad_summary_account_id
+            )
 
     def _search_is_gumroad(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             return NotImplemented
-        positive = (operator == "=") == value
-        return [("gumroad_sale_id", "!=" if positive else "=", False)]
+        if (operator == "=") == value:
+            return [
+                "|",
+                ("gumroad_sale_id", "!=", False),
+                ("gumroad_summary_account_id", "!=", False),
+            ]
+        return [
+            ("gumroad_sale_id", "=", False),
+            ("gumroad_summary_account_id", "=", False),
+        ]
+
+    def action_open_gumroad_summary_sales(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Gumroad sales of %(move)s", move=self.display_name),
+            "res_model": "gumroad.sale",
+            "view_mode": "list,form",
+            "domain": [("summary_line_ids.move_id", "=", self.id)],
+        }
 
     def action_open_gumroad_sale(self):
         self.ensure_one()

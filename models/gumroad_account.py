@@ -5,8 +5,10 @@ import time
 from datetime import date
 from typing import ClassVar
 
+import psycopg2
+
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import config
 from odoo.tools.urls import urljoin
 
@@ -21,6 +23,7 @@ from ..gumroad import (
 from ..gumroad import __version__ as client_version
 from ..gumroad.catalog import read_catalogue
 from ..utils import token_cipher
+from .gumroad_sale_booking import CONCURRENCY_ERRORS
 
 _logger = logging.getLogger(__name__)
 
@@ -192,8 +195,35 @@ class GumroadAccount(models.Model):
         "Gumroad balance. Gumroad as customer: Gumroad is the merchant of record; "
         "each sale's revenue is a journal entry and each payout a self-billing "
         "invoice to Gumroad. Journal entries only: revenue, fees and payouts as "
-        "journal entries. Every mode books the same net per sale and the same "
-        "Gumroad balance; a sale keeps the mode it was first booked in.",
+        "journal entries. Daily summaries: one invoice per day and currency to "
+        "Gumroad, the day's refunds and chargebacks as one credit note, the day's "
+        "balance movements as one entry, booked once the day has ended. Every mode "
+        "books the same net per sale and the same Gumroad balance; a sale keeps the "
+        "mode it was first booked in.",
+    )
+    summary_from = fields.Date(
+        string="Daily summaries from",
+        tracking=True,
+        help="Sales sold on this day (UTC) or later book in daily summaries; earlier "
+        "sales still book one by one, in the mode used before. Set when switching to "
+        "daily summaries; booked days are never rewritten.",
+    )
+    summary_previous_mode = fields.Selection(
+        [m for m in const.ACCOUNTING_MODES if m[0] in const.PER_SALE_MODES],
+        string="Mode before the daily summaries",
+        default="invoices",
+        help="How sales sold before 'Daily summaries from' book.",
+    )
+    summary_error = fields.Text(
+        string="Daily summaries problem",
+        readonly=True,
+        copy=False,
+        help="Why the last booking of the daily summaries failed; its sales wait, "
+        "nothing is lost, and the next run (or Book daily summaries now) tries again.",
+    )
+    summary_pending_count = fields.Integer(
+        string="Sales awaiting their summary",
+        compute="_compute_summary_pending_count",
     )
     balance_journal_id = fields.Many2one(
         "account.journal",
@@ -520,14 +550,42 @@ class GumroadAccount(models.Model):
                 else False
             )
 
+    def _compute_summary_pending_count(self):
+        counts = dict(
+            self.env["gumroad.sale"]._read_group(
+                [("account_id", "in", self.ids), ("summary_pending", "=", True)],
+                ["account_id"],
+                ["__count"],
+            )
+        )
+        for account in self:
+            account.summary_pending_count = counts.get(account._origin, 0)
+
     # === CRUD METHODS === #
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("accounting_mode") == "summary":
+                vals.setdefault("summary_from", fields.Date.context_today(self))
         accounts = super().create(vals_list)
         for account in accounts:
             account.message_post(body=self.env._("Connector created."))
         return accounts
+
+    def write(self, vals):
+        if vals.get("accounting_mode") == "summary":
+            # The switch applies from a day: sales sold before it keep booking as
+            # they did.
+            for account in self.filtered(lambda a: a.accounting_mode != "summary"):
+                super(GumroadAccount, account).write(
+                    {
+                        "summary_previous_mode": account.accounting_mode,
+                        "summary_from": vals.get("summary_from")
+                        or fields.Date.context_today(self),
+                    }
+                )
+        return super().write(vals)
 
     # === BUSINESS METHODS: credentials === #
 
@@ -827,6 +885,92 @@ class GumroadAccount(models.Model):
         if run.state == "failed":
             raise UserError(run.error_message)
         return counts
+
+    def action_book_summaries(self):
+        """Book every sale awaiting its daily summary now, today's included (the
+        sales of today that arrive later go into a further summary of the day)."""
+        self.ensure_one()
+        self._check_manager_access()
+        moves = self._book_due_summaries(
+            fields.Date.context_today(self), raise_error=True
+        )
+        self._refresh_alerts()
+        if not moves:
+            return self._notify(self.env._("No sale awaits its daily summary."), "info")
+        message = self.env._("%(count)s daily summaries booked.", count=len(moves))
+        self.message_post(body=message)
+        return self._notify(message, "success")
+
+    @api.model
+    def _cron_book_summaries(self):
+        """Book the daily summaries of the days that have ended, connector by
+        connector (the sales of a ping or of the scheduled sync wait for their day's
+        end)."""
+        cron = self.env["ir.cron"]
+        accounts = self.browse(
+            {
+                account.id
+                for [account] in self.env["gumroad.sale"]._read_group(
+                    [("summary_pending", "=", True)], ["account_id"]
+                )
+            }
+        )
+        for index, account in enumerate(accounts):
+            try:
+                with self.env.cr.savepoint():
+                    account._book_due_summaries()
+            except CONCURRENCY_ERRORS as err:
+                # A booker of the same sales got there first: the next run books
+                # what is left.
+                _logger.info(
+                    "Gumroad connector %s: daily summaries conflicted (%r)",
+                    account.id,
+                    err,
+                )
+            if cron._commit_progress(1, remaining=len(accounts) - index - 1) <= 0:
+                break
+
+    def _book_due_summaries(self, through=None, raise_error=False):
+        """Book the daily summaries of the days up to `through` (default: up to
+        yesterday) that have sales awaiting them.
+
+        A summary that cannot be booked (an inactive currency, a missing account)
+        leaves its sales waiting, says why on the connector (and in an alert), and is
+        tried again by the next run; it never fails the import that called it.
+
+        :return: the summary moves created
+        """
+        self.ensure_one()
+        Sale = self.env["gumroad.sale"]
+        through = through or Sale._summary_due_day()
+        try:
+            with self.env.cr.savepoint():
+                moves = Sale._book_summaries(self, through)
+        except CONCURRENCY_ERRORS:
+            raise
+        except (UserError, ValidationError, ValueError, psycopg2.Error) as err:
+            reason = getattr(err, "args", [str(err)])[0] or str(err)
+            message = self.env._(
+                "Daily summaries through %(day)s could not be booked: %(reason)s",
+                day=through,
+                reason=reason,
+            )
+            _logger.warning("Gumroad connector %s: %s", self.id, message)
+            if self.summary_error != message:
+                self.sudo().summary_error = message
+                self.message_post(body=message)
+            if raise_error:
+                raise UserError(message) from err
+            return self.env["account.move"]
+        if self.summary_error and (
+            moves
+            or not Sale.search_count(
+                [("account_id", "=", self.id), ("summary_pending", "=", True)],
+                limit=1,
+            )
+        ):
+            self.sudo().summary_error = False
+        return moves
 
     def action_sync_payouts(self):
         """Record and book Gumroad's completed payouts, then match bank statements."""

@@ -128,6 +128,15 @@ class GumroadAccountAlerts(models.AbstractModel):
                     title,
                     self.env._("%(count)s to look at and retry.", count=count),
                 )
+        if self.summary_error:
+            pending = [("account_id", "=", self.id), ("summary_pending", "=", True)]
+            problems["summary_failed"] = (
+                self.env["gumroad.sale"].search_count(pending),
+                "gumroad.sale",
+                pending,
+                self.env._("Daily summaries not booked"),
+                self.summary_error,
+            )
         payouts = self._payouts_with_differences()
         if payouts:
             problems["payout_mismatch"] = (

@@ -9,6 +9,7 @@ ALERT_KINDS = [
     ("sales_error", "Sales in error"),
     ("pings_error", "Pings in error"),
     ("payout_mismatch", "Payout differences"),
+    ("summary_failed", "Daily summaries not booked"),
 ]
 assert [kind for kind, _label in ALERT_KINDS] == list(KINDS)
 

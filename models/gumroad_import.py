@@ -651,6 +651,8 @@ class GumroadImport(models.Model):
         if self.parent_id:
             return  # the run it is a window of reports once all its windows ended
         self.account_id._record_import_done(self)
+        # The days the import completed that have ended get their summaries now.
+        self.account_id._book_due_summaries()
         self.message_post(body=self.summary)
         self.account_id._refresh_alerts()
         self._notify_starter("success", self.summary)

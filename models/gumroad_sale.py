@@ -18,6 +18,7 @@ class GumroadSale(models.Model):
     _name = "gumroad.sale"
     _inherit: ClassVar[list[str]] = [
         "gumroad.sale.booking",
+        "gumroad.sale.summary",
         "gumroad.sale.license",
         "gumroad.sale.analytic",
     ]
@@ -301,6 +302,34 @@ class GumroadSale(models.Model):
         "gumroad.payout", readonly=True, index="btree_not_null", copy=False
     )
 
+    # Daily summaries (gumroad/daily.py): the sale's change, planned as the per-sale
+    # mode would book it, waits in summary_parts until its day is booked.
+    summary_pending = fields.Boolean(
+        string="Awaiting its daily summary",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Recorded and counted; its amounts go into the daily summary of their "
+        "day once that day has ended (or Book daily summaries now).",
+    )
+    summary_parts = fields.Json(readonly=True, copy=False)
+    summary_balance_booked = fields.Boolean(readonly=True, copy=False)
+    summary_line_ids = fields.Many2many(
+        "account.move.line",
+        "gumroad_sale_summary_line_rel",
+        "sale_id",
+        "line_id",
+        string="Summary lines",
+        readonly=True,
+        copy=False,
+        help="The lines of the daily summaries that hold this sale's amounts.",
+    )
+    summary_move_ids = fields.Many2many(
+        "account.move",
+        string="Daily summaries",
+        compute="_compute_summary_move_ids",
+    )
+
     # === CONSTRAINTS === #
 
     _gumroad_id_account_uniq = models.Constraint(
@@ -333,6 +362,11 @@ class GumroadSale(models.Model):
                 - sale.money_processor_fee
             )
 
+    @api.depends("summary_line_ids")
+    def _compute_summary_move_ids(self):
+        for sale in self:
+            sale.summary_move_ids = sale.summary_line_ids.move_id
+
     @api.depends("move_ids.move_type")
     def _compute_credit_note_ids(self):
         for sale in self:
@@ -346,7 +380,14 @@ class GumroadSale(models.Model):
     def _unlink_except_booked(self):
         """The row is what makes imports idempotent: without it the sale would be booked
         again. Sales with entries stay (archive their connector instead)."""
-        booked = self.filtered(lambda sale: sale.move_ids or sale.balance_move_ids)
+        booked = self.filtered(
+            lambda sale: (
+                sale.move_ids
+                or sale.balance_move_ids
+                or sale.summary_line_ids
+                or sale.summary_pending
+            )
+        )
         if booked:
             raise UserError(
                 self.env._(

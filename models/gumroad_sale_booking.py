@@ -369,14 +369,27 @@ class GumroadSaleBooking(models.AbstractModel):
             target, sale
         )
 
-    def _mode(self, account):
+    def _mode(self, account, sale=None):
+        """The accounting mode of this sale: the one it was first booked in, else the
+        connector's (daily summaries apply to sales sold from their start day)."""
         self.ensure_one()
-        return self.accounting_mode or account.accounting_mode
+        if self.accounting_mode:
+            return self.accounting_mode
+        mode = account.accounting_mode
+        day = sale.sale_date if sale else self.sale_date
+        if (
+            mode == "summary"
+            and account.summary_from
+            and day
+            and (day < account.summary_from)
+        ):
+            return account.summary_previous_mode or "invoices"
+        return mode
 
     def _invoice_plan(self, target, sale):
         """Invoices and credit notes still to book (none outside "invoices" mode)."""
         self.ensure_one()
-        if self._mode(self.account_id) != "invoices":
+        if self._mode(self.account_id, sale) not in ("invoices", "summary"):
             return []
         return plan_adjustments(
             target,
@@ -582,7 +595,7 @@ class GumroadSaleBooking(models.AbstractModel):
         for row, sale, payload, target in items:
             vals = row._facts_vals(sale, payload, context)
             currency = context["currencies"].get(target.currency.upper())
-            mode = row._mode(account)
+            mode = row._mode(account, sale)
             plan = row._invoice_plan(target, sale)
             money_plan = row._money_plan(target, sale)
             if (plan or money_plan) and (not currency or not currency.active):
@@ -594,15 +607,14 @@ class GumroadSaleBooking(models.AbstractModel):
                         code=target.currency.upper(),
                     )
                 )
-            partner = context["partners"].get((sale.email or "").strip().lower())
-            partner = partner or account.default_partner_id
-            if (plan or (money_plan and mode == "invoices")) and not partner:
-                raise UserError(
-                    self.env._(
-                        "The buyer has no email address and the connector has no "
-                        "fallback customer."
-                    )
-                )
+            partner = self._buyer_partner(
+                account,
+                sale,
+                context,
+                # The buyer is the customer of the sale's own moves.
+                needed=mode != "summary"
+                and bool(plan or (money_plan and mode == "invoices")),
+            )
             vals.update(
                 state=target.state,
                 error_message=False,
@@ -621,6 +633,12 @@ class GumroadSaleBooking(models.AbstractModel):
                     accounting_mode=mode,
                 )
             row_vals[row] = vals
+            if mode == "summary":
+                # Planned now, booked with its day (gumroad.sale.summary).
+                row._record_summary_parts(
+                    account, sale, plan, money_plan, currency, vals, context
+                )
+                continue
             for adjustment in plan:
                 move_vals = self._move_vals(
                     account, row, sale, adjustment, partner, currency, context
@@ -672,6 +690,19 @@ class GumroadSaleBooking(models.AbstractModel):
         with profiling.phase("sale rows write"):
             for row, vals in row_vals.items():
                 row.write(vals)
+
+    @api.model
+    def _buyer_partner(self, account, sale, context, needed):
+        partner = context["partners"].get((sale.email or "").strip().lower())
+        partner = partner or account.default_partner_id
+        if needed and not partner:
+            raise UserError(
+                self.env._(
+                    "The buyer has no email address and the connector has no "
+                    "fallback customer."
+                )
+            )
+        return partner
 
     @api.model
     def _create_posted(self, items, vals_list, context):
@@ -748,11 +779,11 @@ class GumroadSaleBooking(models.AbstractModel):
             else context["balance_journal"]
         )
         usd = context["currencies"]["USD"]
-        first = not row.balance_move_ids
+        first = not row.balance_move_ids and not row.summary_balance_booked
         day = account._first_open_day(
             sale.sale_date if first else max(context["today"], sale.sale_date), journal
         )
-        mode = row._mode(account)
+        mode = row._mode(account, sale)
         label = self._line_label(sale, context["products"].get(sale.product_id))
         lines = []
 
@@ -824,7 +855,7 @@ class GumroadSaleBooking(models.AbstractModel):
                     money.processor_fee,
                     usd,
                 )
-        if mode == "invoices":
+        if mode in ("invoices", "summary"):
             revenue_account = partner.commercial_partner_id.with_company(
                 company
             ).property_account_receivable_id

@@ -16,3 +16,4 @@ from . import test_alerts
 from . import test_memberships
 from . import test_money_rules
 from . import test_analytic
+from . import test_daily_summaries
