@@ -530,6 +530,7 @@ def main():
         ),
         ("re-sync (s)", f"{results['resync_s']:.2f}"),
         ("re-sync rows written", results["resync_writes"]),
+        ("re-sync counts", json.dumps(results["resync_counts"], sort_keys=True)),
         ("fetch at 100 ms latency (s)", f"{results['fetch_s']:.2f}"),
         ("fetch floor (s)", f"{results['fetch_floor_s']:.2f}"),
         ("peak RSS (MB)", f"{results['peak_rss_mb']:.0f}"),

@@ -89,12 +89,25 @@ class GumroadSaleSummary(models.AbstractModel):
                 )
             vals["amount_settled"] = self.amount_settled + float(revenue)
             if entry:
+                lines = [command[2] for command in entry["line_ids"]]
+                receivable = context.get("summary_receivable")
+                if receivable is None:
+                    receivable = context["summary_receivable"] = (
+                        partner.commercial_partner_id.with_company(
+                            account.company_id
+                        ).property_account_receivable_id.id
+                    )
+                for line in lines:
+                    if line["account_id"] == receivable:
+                        # What Gumroad owes for the day's invoices: one line per
+                        # currency, whatever the products.
+                        line["name"] = self.env._("Gumroad sales")
                 parts.append(
                     {
                         "move_type": "entry",
                         "day": entry["date"].isoformat(),
                         "journal_id": entry["journal_id"],
-                        "lines": [command[2] for command in entry["line_ids"]],
+                        "lines": lines,
                     }
                 )
                 vals["summary_balance_booked"] = True
@@ -318,7 +331,11 @@ class GumroadSaleSummary(models.AbstractModel):
         """Set the summary's tax to the sum of its sales' exact seller taxes (each
         tax's rate only approximates them), as `_set_seller_tax_amounts` does for
         one sale."""
-        if not seller_tax or not move.line_ids.filtered("tax_line_id"):
+        if not seller_tax or not move.currency_id.compare_amounts(
+            move.amount_tax, float(seller_tax)
+        ):
+            return  # no tax, or already exact: the tax totals need not be read
+        if not move.line_ids.filtered("tax_line_id"):
             return
         totals = move.tax_totals
         groups = [g for s in totals["subtotals"] for g in s["tax_groups"]]
