@@ -59,13 +59,17 @@ class GumroadSaleSummary(models.AbstractModel):
                 account, self, sale, adjustment, partner, currency, context
             )
             tax = self._split_lines(sale, adjustment.amount).get("seller_tax")
+            lines = [command[2] for command in move_vals["invoice_line_ids"]]
+            # A summary line per product (and variant): the sale's offer code stays
+            # on the sale.
+            lines[0]["name"] = self._summary_product_label(sale, adjustment)
             parts.append(
                 {
                     "move_type": move_vals["move_type"],
                     "day": move_vals["invoice_date"].isoformat(),
                     "journal_id": journal.id,
                     "currency_id": currency.id,
-                    "lines": [command[2] for command in move_vals["invoice_line_ids"]],
+                    "lines": lines,
                     "seller_tax": str(tax or 0),
                 }
             )
@@ -113,6 +117,22 @@ class GumroadSaleSummary(models.AbstractModel):
                 vals["summary_balance_booked"] = True
         vals["summary_parts"] = parts or False
         vals["summary_pending"] = bool(parts)
+
+    @api.model
+    def _summary_product_label(self, sale, adjustment):
+        label = sale.product_name
+        if sale.variants:
+            details = ", ".join(f"{k}: {v}" for k, v in sale.variants.items())
+            label = f"{label} ({details})"
+        if adjustment.kind == "credit_note":
+            return self.env._(
+                "%(reason)s: %(label)s",
+                reason=adjustment.reason.capitalize(),
+                label=label,
+            )
+        if adjustment.kind != "invoice":
+            return self.env._("Dispute won: %(label)s", label=label)
+        return label
 
     # === BUSINESS METHODS: booking the days === #
 

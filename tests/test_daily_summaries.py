@@ -78,6 +78,12 @@ class TestDailySummaries(GumroadBalanceCommon):
         sale_days = {r.sale_date for r in booked if r.price_usd}
         self.assertEqual({m.invoice_date for m in invoices}, sale_days)
         entries = moves.filtered(lambda m: m.move_type == "entry")
+        for entry in entries:
+            # What Gumroad owes for the day: one line per currency.
+            owed = entry.line_ids.filtered(
+                lambda ln: ln.account_id.account_type == "asset_receivable"
+            )
+            self.assertEqual(len(owed), len(owed.currency_id), entry.ref)
         self.assertEqual(len(entries), len({(m.date, m.journal_id) for m in entries}))
         # Today's invoice: a line per product, the three sales in one line.
         [today_invoice] = invoices.filtered(
