@@ -417,6 +417,20 @@ class GumroadSaleBooking(models.AbstractModel):
             **{name: self._dec(self[f"money_{name}"]) for name in MONEY_FIELDS}
         )
 
+    def _money_booked_vals(self, money, revenue):
+        """The sale row's values once `money` (a MoneyMove, or None) and `revenue`
+        are booked on top of what it booked so far."""
+        self.ensure_one()
+        vals = {"amount_settled": self.amount_settled + float(revenue)}
+        if money is not None:
+            vals.update(
+                {
+                    f"money_{name}": self[f"money_{name}"] + float(getattr(money, name))
+                    for name in MONEY_FIELDS
+                }
+            )
+        return vals
+
     @staticmethod
     def _dec(value):
         return Decimal(str(value or 0)).quantize(Decimal("0.01"))
@@ -734,16 +748,7 @@ class GumroadSaleBooking(models.AbstractModel):
             vals = self._money_move_vals(
                 account, row, sale, money, revenue, partner, currency, context
             )
-            money_vals = row_vals[row]
-            if money is not None:
-                money_vals.update(
-                    {
-                        f"money_{name}": row[f"money_{name}"]
-                        + float(getattr(money, name))
-                        for name in MONEY_FIELDS
-                    }
-                )
-            money_vals["amount_settled"] = row.amount_settled + float(revenue)
+            row_vals[row].update(row._money_booked_vals(money, revenue))
             if vals:
                 entries_vals.append(vals)
                 booked.append(row)

@@ -16,7 +16,6 @@ from ..gumroad.daily import (
     nonzero_lines,
     split_due,
 )
-from .gumroad_sale_booking import MONEY_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -83,15 +82,7 @@ class GumroadSaleSummary(models.AbstractModel):
             entry = self._money_move_vals(
                 account, self, sale, money, revenue, partner, currency, context
             )
-            if money is not None:
-                vals.update(
-                    {
-                        f"money_{name}": self[f"money_{name}"]
-                        + float(getattr(money, name))
-                        for name in MONEY_FIELDS
-                    }
-                )
-            vals["amount_settled"] = self.amount_settled + float(revenue)
+            vals.update(self._money_booked_vals(money, revenue))
             if entry:
                 lines = [command[2] for command in entry["line_ids"]]
                 receivable = context.get("summary_receivable")
