@@ -2,6 +2,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .test_balance import GumroadBalanceCommon
@@ -204,6 +205,40 @@ class TestDailySummaries(GumroadBalanceCommon):
         # Paid in USD from the balance: settled, and the balance is Gumroad's.
         self.assertEqual(set(eur.mapped("payment_state")), {"paid"})
         self.assertEqual(self.balance_cents(), self.sandbox_balance())
+
+    def test_a_summary_that_cannot_be_booked_waits_and_says_why(self):
+        self.account.currency_mode = "listed"
+        eur_product = next(
+            p
+            for p in self.sandbox.products
+            if p["currency"] == "eur" and p["price"] > 0 and p["published"]
+        )
+        self.sandbox.add_sale(product_id=eur_product["id"])
+        self.sync()
+        waiting = self.rows().filtered("summary_pending")
+        self.assertTrue(waiting.filtered(lambda r: r.booking_currency_id == self.eur))
+        # EUR deactivated once the sales were recorded: today's EUR invoice cannot be
+        # created.
+        self.eur.active = False
+        with self.assertRaisesRegex(UserError, "could not be booked"):
+            self.account.action_book_summaries()
+        self.assertFalse(self.account._book_due_summaries(fields.Date.today()))
+        self.assertIn("could not be booked", self.account.summary_error)
+        self.assertEqual(self.rows().filtered("summary_pending"), waiting)
+        self.account._refresh_alerts()
+        alert = self.env["gumroad.alert"].search(
+            [("account_id", "=", self.account.id), ("kind", "=", "summary_failed")]
+        )
+        self.assertEqual(alert.state, "open")
+        self.assertEqual(alert.record_count, len(waiting))
+        # Once EUR is back, the next run books them and the problem is gone.
+        self.eur.active = True
+        self.assertTrue(self.account._book_due_summaries(fields.Date.today()))
+        self.assertFalse(self.account.summary_error)
+        self.assertFalse(self.rows().filtered("summary_pending"))
+        self.assertEqual(self.balance_cents(), self.sandbox_balance())
+        self.account._refresh_alerts()
+        self.assertEqual(alert.state, "closed")
 
     def test_switching_applies_from_its_day(self):
         rows_by_day = sorted(
