@@ -94,3 +94,40 @@ def retry_delay_seconds(attempt: int, base: float = 30.0, cap: float = 3600.0) -
     passing reason: 30 s, 1 min, 2 min, ... at most an hour.
     """
     return min(cap, base * 2 ** max(attempt - 1, 0))
+
+
+def plan_writes(vals_list: list[dict], min_rows: int = 8) -> list[tuple[list, dict]]:
+    """The writes that give each row of a batch its values: [(row indexes, values)].
+
+    An ORM write costs per field and per call, whatever the number of rows, and the
+    rows of a batch share most of their values (state, modes, the many empty facts
+    of a typical sale). Each field's most frequent value is written once to the rows
+    that have it (at least `min_rows` of them; fields of the same rows together),
+    what is left row by row.
+    """
+    by_key = {}
+    for index, vals in enumerate(vals_list):
+        for key, value in vals.items():
+            by_key.setdefault(key, {}).setdefault(_value_token(value), []).append(index)
+    shared, taken = {}, [set() for _vals in vals_list]
+    for key, tokens in by_key.items():
+        indexes = max(tokens.values(), key=len)
+        if len(indexes) >= max(min_rows, 2):
+            shared.setdefault(tuple(indexes), {})[key] = vals_list[indexes[0]][key]
+            for index in indexes:
+                taken[index].add(key)
+    writes = [(list(indexes), vals) for indexes, vals in shared.items()]
+    for index, vals in enumerate(vals_list):
+        rest = {key: value for key, value in vals.items() if key not in taken[index]}
+        if rest:
+            writes.append(([index], rest))
+    return writes
+
+
+def _value_token(value):
+    """A hashable stand-in of a value, equal for equal values of the same type."""
+    try:
+        hash(value)
+    except TypeError:
+        return (type(value).__name__, json.dumps(value, sort_keys=True, default=repr))
+    return (type(value).__name__, value)

@@ -21,7 +21,12 @@ from ..gumroad import (
     sale_target,
 )
 from ..gumroad.balance import SaleMoney, plan_money, sale_money
-from ..gumroad.importing import clamp_range, payload_fingerprint, window_days
+from ..gumroad.importing import (
+    clamp_range,
+    payload_fingerprint,
+    plan_writes,
+    window_days,
+)
 from ..gumroad.lines import invoice_lines
 
 _logger = logging.getLogger(__name__)
@@ -702,8 +707,15 @@ class GumroadSaleBooking(models.AbstractModel):
         if money_plans:
             self._book_money(account, money_plans, row_vals, new_moves, context)
         with profiling.phase("sale rows write"):
-            for row, vals in row_vals.items():
-                row.write(vals)
+            self._write_rows(row_vals)
+
+    @api.model
+    def _write_rows(self, row_vals):
+        """Write {row: values} of a batch, the values many rows share once for all
+        of them (`plan_writes`)."""
+        rows = list(row_vals)
+        for indexes, vals in plan_writes(list(row_vals.values())):
+            self.browse([rows[index].id for index in indexes]).write(vals)
 
     @api.model
     def _buyer_partner(self, account, sale, context, needed):

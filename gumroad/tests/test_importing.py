@@ -5,6 +5,8 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gumroad.errors import NotFoundError
 from gumroad.importing import (
@@ -15,6 +17,7 @@ from gumroad.importing import (
     next_chunk,
     payload_fingerprint,
     retry_delay_seconds,
+    plan_writes,
     window_days,
 )
 from gumroad.licenses import gumroad_message, refund_rule_applies
@@ -126,3 +129,59 @@ def test_the_licence_option_applies_to_lost_sales_and_ended_memberships(
     key, refund, dispute, subscription, raw, applies
 ):
     assert refund_rule_applies(key, refund, dispute, subscription, raw) is applies
+
+
+def _apply(writes, rows):
+    result = [{} for _row in range(rows)]
+    for indexes, vals in writes:
+        for index in indexes:
+            assert not set(vals) & set(result[index]), "a field written twice"
+            result[index].update(vals)
+    return result
+
+
+def test_plan_writes_writes_shared_values_once_and_the_rest_per_row():
+    vals_list = [
+        {"state": "booked", "net_amount": float(i), "error_message": False}
+        for i in range(9)
+    ] + [{"state": "error", "net_amount": 0.0, "error_message": "No currency"}]
+    writes = plan_writes(vals_list, min_rows=8)
+    assert writes[0] == (list(range(9)), {"state": "booked", "error_message": False})
+    assert writes[1:] == [([i], {"net_amount": float(i)}) for i in range(9)] + [
+        ([9], {"state": "error", "net_amount": 0.0, "error_message": "No currency"})
+    ]
+
+
+def test_plan_writes_of_a_few_rows_writes_them_one_by_one():
+    vals_list = [{"state": "booked", "tags": [1]}, {"state": "booked", "tags": [1]}]
+    assert plan_writes(vals_list, min_rows=8) == [
+        ([0], {"state": "booked", "tags": [1]}),
+        ([1], {"state": "booked", "tags": [1]}),
+    ]
+    assert plan_writes([]) == []
+
+
+def test_plan_writes_tells_equal_values_of_other_types_apart():
+    vals_list = [{"flag": True}, {"flag": 1}, {"flag": 1.0}, {"flag": True}]
+    writes = plan_writes(vals_list, min_rows=2)
+    assert writes[0] == ([0, 3], {"flag": True})
+    assert _apply(writes, 4) == vals_list
+    assert [type(vals["flag"]) for vals in _apply(writes, 4)] == [
+        bool,
+        int,
+        float,
+        bool,
+    ]
+
+
+_VALUES = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "d"]),
+    st.one_of(
+        st.booleans(), st.integers(0, 2), st.lists(st.integers(0, 1), max_size=2)
+    ),
+)
+
+
+@given(st.lists(_VALUES, max_size=12), st.integers(1, 4))
+def test_plan_writes_gives_each_row_exactly_its_values(vals_list, min_rows):
+    assert _apply(plan_writes(vals_list, min_rows), len(vals_list)) == vals_list
