@@ -16,8 +16,8 @@ from gumroad.importing import (
     import_windows,
     next_chunk,
     payload_fingerprint,
-    retry_delay_seconds,
     plan_writes,
+    retry_delay_seconds,
     window_days,
 )
 from gumroad.licenses import gumroad_message, refund_rule_applies
