@@ -26,9 +26,10 @@ process:
 6. a burst: pings sent at a steady rate (100/s for 30 s by default) whatever the
    answers, while imports run in an Odoo process of their own: the slowest answer
    (`burst_max_ms`; Gumroad gives up on a ping after 5 s), answers over 5 s, lost pings;
-7. the same number of sales spread over two years, imported by a real server with 1,
-   then 2 cron threads (dev/bench_workers.py): `workers1_s`, `workers2_s`,
-   `workers2_speedup` (`--no-workers` skips it).
+7. the same number of sales spread over two years, imported by a real prefork server
+   with 1, then 2 cron worker processes (dev/bench_workers.py): `workers1_s`,
+   `workers2_s`, `workers2_speedup` (`--no-workers` skips it, `--workers-threads`
+   measures 1 and 2 cron threads of a threaded server instead).
 Prints a table, then one `bench: ...` line.
 """
 
@@ -239,6 +240,12 @@ def main():
         "--no-workers",
         action="store_true",
         help="skip the import by 1 and by 2 cron workers (dev/bench_workers.py)",
+    )
+    parser.add_argument(
+        "--workers-threads",
+        action="store_true",
+        help="book the two-year import with cron threads of a threaded server "
+        "rather than cron processes of a prefork server",
     )
     args = parser.parse_args()
     pings = args.pings or args.sales
@@ -482,7 +489,13 @@ def main():
 
     # 7. One import over two years booked by 1, then by 2 cron workers of a real
     # server, each on a fresh database (dev/bench_workers.py).
-    workers = {} if args.no_workers else run_workers_bench(odoo, pg, env, args.sales)
+    workers = (
+        {}
+        if args.no_workers
+        else run_workers_bench(
+            odoo, pg, env, args.sales, prefork=not args.workers_threads
+        )
+    )
 
     n = args.sales
     floor_s = results["floor_s"]
@@ -549,7 +562,13 @@ def main():
         ("webhook p99 / health p99", f"{webhook_p99_ratio:.2f}"),
         *burst_rows(burst, args),
         *(
-            (f"import over two years, {count} cron worker(s) (s)", f"{secs:.2f}")
+            (
+                (
+                    f"import over two years, {count} cron "
+                    f"{'thread' if args.workers_threads else 'worker'}(s) (s)"
+                ),
+                f"{secs:.2f}",
+            )
             for count, secs in sorted(workers.items())
         ),
         ("2 workers speed-up", f"{speedup:.2f}" if workers else "skipped"),

@@ -1,12 +1,15 @@
 """The bench's import workers: one long import booked by 1, then 2 cron workers.
 
-Usage: python3 dev/bench_workers.py --sales 300   (also run by dev/bench.py)
+Usage: python3 dev/bench_workers.py --sales 300 [--threads]   (also run by dev/bench.py)
 
 For each worker count K, on a database of its own with the addon freshly installed
 and the sandbox's N demo sales spread over the last two years: their import is
 queued as the wizard queues it (cut into a window per calendar year, as Odoo numbers
 invoices per year), then a real Odoo server is started
-with `--max-cron-threads=K` and nothing else to do; the figure is the time from the
+with `--max-cron-threads=K` and nothing else to do: a prefork server (`--workers=1`,
+whose K cron workers are processes, as in a production deployment) or, with
+`--threads`, a threaded server (whose K cron threads share one Python interpreter,
+so only one of them runs Python at a time); the figure is the time from the
 first window taken up to the run's end, as the database records them (the server's
 start-up is not counted). Each sale must be booked once: the script checks the
 booked counts against the sandbox's sales and fails otherwise.
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,30 +58,39 @@ def _psql(pg, dbname, sql):
     return result.stdout.strip()
 
 
-def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
-    """Queue the import on dbname, book it with `threads` cron workers; seconds."""
+def server_command(odoo, prefork):
+    """The argv prefix that starts the server.
+
+    Odoo's prefork server starts its gevent worker by re-running `sys.argv[0]`, which
+    under `python -m odoo` is odoo/__main__.py and fails at once (a relative import),
+    so the server respawns it without end: start a prefork server from odoo-bin, as a
+    deployment does, when the Odoo tree has one.
+    """
+    if prefork:
+        for addons in odoo.addons_paths:
+            for root in (addons.parent, addons.parent.parent):
+                if (root / "odoo-bin").is_file():
+                    return [odoo.python, str(root / "odoo-bin")]
+    return odoo.command
+
+
+def measure(odoo, pg, env, dbname, root, threads, sales, timeout, prefork=False):
+    """Queue the import on dbname, book it with `threads` cron workers; seconds.
+
+    prefork: the cron workers are processes of Odoo's prefork server (`--workers`),
+    each with its own interpreter; otherwise threads of one threaded server.
+    """
     base_args = odoo_env.odoo_base_args(odoo, pg, dbname)
-    queued = subprocess.run(
-        [*odoo.command, "shell", *base_args, "--no-http", "--log-level=warn"],
-        input=QUEUE_SCRIPT.replace("ROOT", root).replace("DAYS", str(SPAN_DAYS)),
-        env=env,
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    marker = [ln for ln in queued.stdout.splitlines() if ln.startswith("run_id=")]
-    if not marker:
-        raise odoo_env.SetupError(f"queueing failed:\n{queued.stderr[-3000:]}")
-    run_id = int(marker[-1].split()[0].split("=")[1])
     log_path = Path(tempfile.gettempdir()) / f"{dbname}.log"
+    http_port = _free_port()
     server = subprocess.Popen(
         [
-            *odoo.command,
+            *server_command(odoo, prefork),
             *base_args,
             f"--db-filter=^{dbname}$",
             f"--max-cron-threads={threads}",
-            f"--http-port={_free_port()}",
+            *(["--workers=1"] if prefork else []),
+            f"--http-port={http_port}",
             "--http-interface=127.0.0.1",
             "--log-level=info",
             f"--logfile={log_path}",
@@ -88,6 +101,22 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
         stderr=subprocess.DEVNULL,
     )
     try:
+        # Queued once the server listens: the queueing's trigger wakes its cron
+        # workers at once (a prefork cron worker otherwise first looks after 60 s).
+        _wait_http(f"http://127.0.0.1:{http_port}/web/health", timeout=120)
+        queued = subprocess.run(
+            [*odoo.command, "shell", *base_args, "--no-http", "--log-level=warn"],
+            input=QUEUE_SCRIPT.replace("ROOT", root).replace("DAYS", str(SPAN_DAYS)),
+            env=env,
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        marker = [ln for ln in queued.stdout.splitlines() if ln.startswith("run_id=")]
+        if not marker:
+            raise odoo_env.SetupError(f"queueing failed:\n{queued.stderr[-3000:]}")
+        run_id = int(marker[-1].split()[0].split("=")[1])
         deadline = time.time() + timeout
         while time.time() < deadline:
             state = _psql(
@@ -141,7 +170,7 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout):
     return seconds
 
 
-def run_workers_bench(odoo, pg, env, sales, timeout=3600):
+def run_workers_bench(odoo, pg, env, sales, timeout=3600, prefork=False):
     """Seconds to book the queued import with 1 and with 2 cron workers, against a
     sandbox of its own (the sales spread over SPAN_DAYS)."""
     port = _free_port()
@@ -170,7 +199,7 @@ def run_workers_bench(odoo, pg, env, sales, timeout=3600):
                 )
             try:
                 results[threads] = measure(
-                    odoo, pg, env, dbname, root, threads, sales, timeout
+                    odoo, pg, env, dbname, root, threads, sales, timeout, prefork
                 )
             finally:
                 odoo_env.drop_database(pg, dbname)
@@ -183,16 +212,35 @@ def run_workers_bench(odoo, pg, env, sales, timeout=3600):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--sales", type=int, default=300)
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="cron threads of a threaded server rather than prefork cron workers",
+    )
     args = parser.parse_args()
     odoo = odoo_env.find_odoo()
     odoo_env.run_with_odoo_python(odoo)
     pg = odoo_env.ensure_postgres()
     env = dict(os.environ, **odoo.extra_env)
     env.setdefault("GUMROAD_CONNECTOR_KEY", odoo_env.generate_key())
-    results = run_workers_bench(odoo, pg, env, args.sales)
+    results = run_workers_bench(odoo, pg, env, args.sales, prefork=not args.threads)
     print(f"workers1_s={results[1]:.2f}")
     print(f"workers2_s={results[2]:.2f}")
     print(f"workers2_speedup={results[1] / results[2]:.2f}")
+
+
+def _wait_http(url, timeout):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError as err:
+            if time.time() > deadline:
+                raise odoo_env.SetupError(
+                    f"{url} did not answer within {timeout} s"
+                ) from err
+            time.sleep(0.5)
 
 
 def _free_port():

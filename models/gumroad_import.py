@@ -364,10 +364,16 @@ class GumroadImport(models.Model):
         # A run cut into windows books nothing itself: its windows do.
         domain = [("state", "in", ("queued", "running")), ("window_ids", "=", False)]
         for run_id in self.search(domain, order="id").ids:
-            run = self.browse(run_id)
-            if run._run_in_cron() is False:
+            # Odoo calls a job that reports work left at least ten times in a row,
+            # whatever its time: a call that starts out of time books nothing, or
+            # the job would book ten more batches and outlast a prefork cron
+            # worker's limits (limit_time_real kills it after 120 s by default).
+            if (
+                cron._commit_progress() <= 0
+                or self.browse(run_id)._run_in_cron() is False
+            ):
                 # Out of time with work left: Odoo runs the job again after the other
-                # ready jobs; wake the cron threads so that they look again at once.
+                # ready jobs; wake the cron workers so that they look again at once.
                 cron._commit_progress(remaining=self.search_count(domain))
                 for worker in self._worker_crons():
                     worker._trigger()

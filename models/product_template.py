@@ -2,7 +2,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.fields import Command
-from odoo.tools import format_amount
+from odoo.tools import format_amount, mute_logger
 
 from ..gumroad.catalog import catalogue_from_product
 
@@ -339,20 +339,25 @@ class ProductTemplate(models.Model):
         }
         missing = [pid for pid in wanted if pid not in found]
         if missing:
-            created = self.create(
-                [
-                    {
-                        "name": wanted[pid].product_name or pid,
-                        "type": "service",
-                        "sale_ok": True,
-                        "taxes_id": [Command.clear()],
-                        "gumroad_account_id": account.id,
-                        "gumroad_product_id": pid,
-                        "gumroad_currency": wanted[pid].listed_currency or False,
-                        "gumroad_published": True,
-                    }
-                    for pid in missing
-                ]
-            )
+            # Two workers whose first sales are of the same new product both create
+            # it: the second's unique violation makes its batch retry, which finds
+            # the product (the import logs the conflict); Odoo would also log the
+            # violated INSERT as an error.
+            with mute_logger("odoo.sql_db"):
+                created = self.create(
+                    [
+                        {
+                            "name": wanted[pid].product_name or pid,
+                            "type": "service",
+                            "sale_ok": True,
+                            "taxes_id": [Command.clear()],
+                            "gumroad_account_id": account.id,
+                            "gumroad_product_id": pid,
+                            "gumroad_currency": wanted[pid].listed_currency or False,
+                            "gumroad_published": True,
+                        }
+                        for pid in missing
+                    ]
+                )
             found.update({t.gumroad_product_id: t for t in created})
         return found

@@ -60,8 +60,10 @@ class TestBackgroundImport(GumroadCommon):
             self.account, today - timedelta(days=400), today, "manual"
         )
         cron_class = type(self.env["ir.cron"])
+        # Time left when the call starts, none after the first chunk.
+        time_left = itertools.chain([10.0], itertools.repeat(0.0))
         with patch.object(
-            cron_class, "_commit_progress", autospec=True, return_value=0.0
+            cron_class, "_commit_progress", autospec=True, side_effect=time_left
         ):
             self.env["gumroad.import"]._cron_process_imports()
         self.assertEqual(run.state, "running")
@@ -81,6 +83,38 @@ class TestBackgroundImport(GumroadCommon):
         )
         self.assertEqual(len(self.account.sale_ids), len(self.sandbox.sales))
         self.assertEqual(run.attempts, 2)
+
+    def test_a_call_that_starts_out_of_time_books_nothing_and_is_called_again(self):
+        """Odoo calls a job with work left ten times over, whatever its time: a call
+        that starts with no time left books nothing (each would book a batch, and a
+        prefork cron worker would outlast its time limit) and wakes the workers.
+        """
+        today = fields.Datetime.now().date()
+        run = self.env["gumroad.import"]._new_run(
+            self.account, today - timedelta(days=400), today, "manual"
+        )
+        crons = self.env["gumroad.import"]._worker_crons()
+        triggers = self.env["ir.cron.trigger"].search_count(
+            [("cron_id", "in", crons.ids)]
+        )
+        cron_class = type(self.env["ir.cron"])
+        with patch.object(
+            cron_class, "_commit_progress", autospec=True, return_value=0.0
+        ) as commit_progress:
+            self.env["gumroad.import"]._cron_process_imports()
+        self.assertEqual(
+            (run.state, run.sales_read, run.next_date), ("queued", 0, run.date_from)
+        )
+        self.assertFalse(self.account.sale_ids)
+        self.assertEqual(commit_progress.call_args.kwargs, {"remaining": 1})
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "in", crons.ids)]),
+            triggers + len(crons),
+            "each import worker is woken to take the run up at once",
+        )
+        self.import_runs()
+        self.assertEqual(run.state, "done")
+        self.assertEqual(len(self.account.sale_ids), len(self.sandbox.sales))
 
     @mute_logger(
         "odoo.addons.gumroad_connector.gumroad.client",
