@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..gumroad.retention import minimal_ping_body, minimal_sale_payload
+from ..gumroad.retention import minimal_sale_payload
 
 # Rows emptied per transaction by the retention cron.
 RETENTION_BATCH = 1000
@@ -43,11 +43,6 @@ class GumroadAccountRetention(models.AbstractModel):
         """The sale JSON as this connector stores it."""
         self.ensure_one()
         return minimal_sale_payload(payload) if self.minimal_buyer_data else payload
-
-    def _ping_body_to_store(self, raw):
-        """The ping body as this connector stores it."""
-        self.ensure_one()
-        return minimal_ping_body(raw) if self.minimal_buyer_data else raw
 
     @api.model
     def _cron_empty_old_raw_data(self):

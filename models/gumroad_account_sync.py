@@ -141,31 +141,27 @@ class GumroadAccountSync(models.AbstractModel):
     # === BUSINESS METHODS: webhooks === #
 
     @api.model
-    def _find_by_webhook_secret(self, secret):
-        """Return the active connector whose secret matches, compared in constant
-        time.
+    def _find_webhook_target(self, secret):
+        """The active connector whose secret matches, compared in constant time, as
+        what storing a ping needs of it: (id, company id, minimal buyer data), or
+        None.
         """
         if not secret or len(secret) > 200:
-            return self.browse()
-        # Plain SQL: this runs for every ping, and the ORM's search costs more than
-        # the rest of the lookup (the active connectors with a secret, as its domain).
+            return None
+        # Plain SQL, one query for every ping: the ORM's search and then the read of
+        # the connector's fields cost more than the rest of the lookup.
         self.env.cr.execute(
             SQL(
-                "SELECT id, webhook_secret FROM gumroad_account"
-                " WHERE active AND webhook_secret IS NOT NULL"
+                "SELECT id, webhook_secret, company_id, minimal_buyer_data"
+                " FROM gumroad_account WHERE active AND webhook_secret IS NOT NULL"
             )
         )
-        match_id = None
-        for account_id, account_secret in self.env.cr.fetchall():
+        match = None
+        for account_id, account_secret, company_id, minimal in self.env.cr.fetchall():
             # Compare against every candidate so timing does not reveal which prefix
             # matched.
             if hmac.compare_digest(account_secret.encode(), secret.encode()):
-                match_id = account_id
-        if match_id is None:
-            return self.browse()
-        match = self.browse(match_id)
-        # What storing the ping reads of its connector, alone (not its whole row).
-        match.fetch(["company_id", "minimal_buyer_data"])
+                match = (account_id, company_id, bool(minimal))
         return match
 
     def _unregister_webhooks(self):

@@ -20,6 +20,7 @@ from ..gumroad import (
     parse_ping,
 )
 from ..gumroad.importing import retry_delay_seconds
+from ..gumroad.retention import minimal_ping_body
 from .gumroad_sale_booking import CONCURRENCY_ERRORS
 
 _logger = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "::1")
 # times (each in a fresh transaction) before it waits for a later run.
 IMMEDIATE_CONFLICT_RETRIES = 3
 PROCESS_CRON_XMLID = "gumroad_connector.ir_cron_gumroad_process_events"
+# The id the ping's INSERT took, in this session.
+LAST_PING_ID = SQL("currval(pg_get_serial_sequence('gumroad_webhook_event', 'id'))")
 
 
 class GumroadWebhookEvent(models.Model):
@@ -106,66 +109,98 @@ class GumroadWebhookEvent(models.Model):
 
     @api.model
     def _store_ping(self, account, raw, content_type):
-        """Store a ping as received; never raise (a malformed one is kept in error)."""
-        vals = {
-            "account_id": account.id,
-            "raw_body": base64.b64encode(account._ping_body_to_store(raw)),
-            "content_type": content_type or False,
+        """Store a ping for `account` as received; never raise (a malformed one is
+        kept in error)."""
+        return self._insert_ping(
+            (account.id, account.company_id.id, account.minimal_buyer_data),
+            raw,
+            content_type,
+        )
+
+    @api.model
+    def _insert_ping(self, target, raw, content_type):
+        """Store a ping as received, in one round trip to PostgreSQL, and make sure
+        the ping cron runs after it is committed; never raise (a malformed ping is
+        kept in error).
+
+        Plain SQL: acknowledging a ping is the hot path of the webhook, and the ORM's
+        create (defaults, the transaction's `now()` query, the cache, the flush) cost
+        more than the INSERT itself. The model has no create override, constraint or
+        computed column beyond what is written here.
+
+        :param target: (connector id, its company id, whether it keeps minimal buyer
+            data), as `gumroad.account._find_webhook_target` returns it
+        :return: the stored ping
+        """
+        account_id, company_id, minimal = target
+        body = minimal_ping_body(raw) if minimal else raw
+        now = fields.Datetime.now()
+        values = {
+            "account_id": account_id,
+            "company_id": company_id,
+            "raw_body": base64.b64encode(body),
+            "content_type": content_type or None,
+            "received_at": now,
+            "state": "pending",
+            "create_uid": self.env.uid,
+            "create_date": now,
+            "write_uid": self.env.uid,
+            "write_date": now,
         }
         try:
             ping = parse_ping(raw)
         except MalformedPayloadError as err:
-            vals.update(state="error", last_error=str(err))
+            values.update(state="error", last_error=str(err))
         else:
-            vals.update(
+            values.update(
                 resource_name=ping.resource_name,
                 sale_gumroad_id=ping.sale_id,
                 subscription_gumroad_id=ping.subscription_id,
                 is_test=ping.is_test,
             )
-        # In the connector's company: the defaults then need not read the public
-        # user's company (a query per ping).
-        event = (
-            self.sudo()
-            .with_context(allowed_company_ids=account.company_id.ids)
-            .create(vals)
+        self.env.flush_all()  # the connector row it refers to, written by the caller
+        insert = SQL(
+            "INSERT INTO gumroad_webhook_event (%s) VALUES (%s)",
+            SQL(", ").join(SQL.identifier(name) for name in values),
+            SQL(", ").join(SQL("%s", value) for value in values.values()),
         )
-        if event.state == "pending":
-            self._trigger_processing()
-        return event
-
-    @api.model
-    def _trigger_processing(self):
-        """Wake the ping cron, unless a due trigger will already run it.
-
-        A trigger per ping costs a row and a wake-up per ping (Odoo opens a new
-        connection to the postgres database for each), while one due trigger is enough.
-        A due trigger this transaction can lock is not being cleared by a cron run
-        already started: the lock holds a run's clearing of it until this ping is
-        committed, and the run's processing starts after that clearing, so it sees the
-        ping. A locked one is being cleared by a run that may have looked for pings
-        already: this ping gets a trigger of its own.
-        """
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(PROCESS_CRON_XMLID)
         cr = self.env.cr
+        if values["state"] != "pending":
+            cr.execute(SQL("%s RETURNING id", insert))
+            return self.browse(cr.fetchone()[0])
+        # The ping cron must run after this commits. A due trigger this transaction
+        # can lock is not being cleared by a cron run already started: the lock holds
+        # a run's clearing of it until this ping is committed, and the run's
+        # processing starts after that clearing, so it sees the ping. A trigger being
+        # cleared (locked: skipped), or cleared by a run that committed after this
+        # transaction began (a serialization failure, behind the savepoint), means a
+        # run that may have looked for pings already: this ping gets a trigger of its
+        # own. One trigger per ping would cost a row and a wake-up (a new connection
+        # to PostgreSQL) each.
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(PROCESS_CRON_XMLID)
+        savepoint = SQL.identifier("gumroad_ping_trigger")
+        due = SQL(
+            "SELECT %s, EXISTS (SELECT 1 FROM ir_cron_trigger"
+            " WHERE cron_id = %s AND call_at <= %s LIMIT 1 FOR KEY SHARE SKIP LOCKED)",
+            LAST_PING_ID,
+            cron_id,
+            now,
+        )
         try:
-            with cr.savepoint(flush=False):
-                cr.execute(
-                    SQL(
-                        "SELECT 1 FROM ir_cron_trigger"
-                        " WHERE cron_id = %s AND call_at <= %s"
-                        " LIMIT 1 FOR KEY SHARE SKIP LOCKED",
-                        cron_id,
-                        fields.Datetime.now(),
-                    ),
-                    log_exceptions=False,  # the failure below is expected, rarely
-                )
-                due = cr.fetchone()
+            # Sent as one query string: INSERT, SAVEPOINT and the check of the due
+            # trigger take one round trip.
+            cr.execute(
+                SQL("%s; SAVEPOINT %s; %s", insert, savepoint, due),
+                log_exceptions=False,
+            )
+            event_id, triggered = cr.fetchone()
         except SerializationFailure:
-            # Cleared by a run that committed after this transaction began.
-            due = None
-        if not due:
+            cr.execute(SQL("ROLLBACK TO SAVEPOINT %s", savepoint))
+            cr.execute(SQL("SELECT %s", LAST_PING_ID))
+            event_id, triggered = cr.fetchone()[0], False
+        if not triggered:
             self.env["ir.cron"].sudo().browse(cron_id)._trigger()
+        return self.browse(event_id)
 
     def _empty_raw_data(self):
         """Drop the ping's body (the retention cron); its outcome stays."""
