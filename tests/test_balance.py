@@ -51,7 +51,14 @@ class GumroadBalanceCommon(GumroadCommon):
             }
         )
 
+    def add_sales_since_the_last_payout(self, count):
+        """New sales, so that the balance holds something whatever the day: the
+        demo's weekly payout on Friday morning can have paid out every demo sale."""
+        for _index in range(count):
+            self.sandbox.add_sale(product_id=self.plain_usd_product()["id"])
+
     def check_balance_and_rerun(self):
+        self.add_sales_since_the_last_payout(2)
         payouts = self.sync()
         expected = self.sandbox.balance()
         self.assertEqual(len(payouts), expected["payouts"])
@@ -89,9 +96,13 @@ class GumroadBalanceCommon(GumroadCommon):
             )["id"],
             amount_cents=150,
         )
-        # New sales since the last payout, so that there is something to pay out.
-        for _index in range(3):
-            self.sandbox.add_sale(product_id=self.plain_usd_product()["id"])
+        # New sales since the last payout, so that there is something to pay out
+        # after the refunds (which the next payout deducts).
+        self.add_sales_since_the_last_payout(3)
+        for _attempt in range(20):
+            if self.sandbox_balance() > 0:
+                break
+            self.add_sales_since_the_last_payout(1)
         self.sync()
         self.assertEqual(self.balance_cents(), self.sandbox_balance())
         # Gumroad pays everything out: a fully paid-out balance is 0.
