@@ -36,17 +36,38 @@ class GumroadSaleAnalytic(models.AbstractModel):
         return cache[product.id]
 
     @api.model
+    def _has_distribution_models(self, account, context):
+        """Whether an analytic distribution model may apply to the connector's
+        company (asked once per batch)."""
+        if "has_distribution_models" not in context:
+            context["has_distribution_models"] = bool(
+                self.env["account.analytic.distribution.model"].search_count(
+                    [("company_id", "in", [False, account.company_id.id])], limit=1
+                )
+            )
+        return context["has_distribution_models"]
+
+    @api.model
     def _with_analytic(self, account, sale, vals, context):
         """vals of a move with the sale's distribution on its income and expense
         lines that have none yet."""
         distribution = self._sale_analytic_distribution(account, sale, context)
-        if not distribution:
+        # With no analytic distribution model in the company, no line can get a
+        # distribution from one: say so in the values, and Odoo does not search the
+        # models for each line it creates (a search per line, most of the time the
+        # import spent beyond the framework's floor).
+        settled = not self._has_distribution_models(account, context)
+        if not distribution and not settled:
             return vals
         groups = context.setdefault("account_groups", {})
         for key in ("invoice_line_ids", "line_ids"):
             for command in vals.get(key, ()):
                 line = command[2]
                 if line.get("analytic_distribution") or line.get("display_type"):
+                    continue
+                if settled:
+                    line["analytic_distribution"] = False
+                if not distribution:
                     continue
                 account_id = line.get("account_id")
                 if account_id:

@@ -70,3 +70,53 @@ class TestAnalytic(GumroadCommon):
                 )
             )
             self.assertAlmostEqual(fee, -sale["gumroad_fee"] / 100, places=2)
+
+    def _plain_sale(self):
+        return next(
+            s
+            for s in self.sandbox.sales
+            if self.untouched(s)
+            and "affiliate" not in s
+            and "payment_processor" not in s
+            and s["gumroad_fee"] > 0
+        )
+
+    def test_without_distribution_models_the_connector_default_alone_applies(self):
+        self.assertFalse(
+            self.env["account.analytic.distribution.model"].search_count(
+                [("company_id", "in", [False, self.company.id])]
+            )
+        )
+        sale = self._plain_sale()
+        self.import_all()
+        analysed = self.analysed(self.record(sale["id"]))
+        self.assertEqual(analysed["income"], {str(self.shop.id)})
+        self.assertEqual(analysed["expense"], {str(self.shop.id)}, "Gumroad's fee")
+        self.assertEqual(analysed["asset"], set(), "balance and receivable lines")
+
+    def test_a_distribution_model_by_account_still_applies_to_the_lines_odoo_fills(
+        self,
+    ):
+        """A model on an account prefix (not on the product) is Odoo's own rule: the
+        lines the connector leaves without distribution still get it from Odoo."""
+        self.account.analytic_distribution = False
+        fee_account = self.account._fee_account()
+        self.env["account.analytic.distribution.model"].create(
+            {
+                "account_prefix": fee_account.code,
+                "analytic_distribution": {str(self.course.id): 100},
+                "company_id": self.company.id,
+            }
+        )
+        sale = self._plain_sale()
+        self.import_all()
+        record = self.record(sale["id"])
+        fee_lines = record.balance_move_ids.line_ids.filtered(
+            lambda line: line.account_id == fee_account
+        )
+        self.assertTrue(fee_lines)
+        self.assertEqual(
+            fee_lines.mapped("analytic_distribution"), [{str(self.course.id): 100}]
+        )
+        analysed = self.analysed(record)
+        self.assertEqual(analysed["income"], set(), "no model for the income account")
