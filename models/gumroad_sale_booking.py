@@ -1,5 +1,5 @@
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from decimal import Decimal
@@ -669,14 +669,31 @@ class GumroadSaleBooking(models.AbstractModel):
             if money_plan:
                 money_plans.append((row, sale, money_plan, partner, currency))
 
-        # Invoices first (a credit note needs its invoice), all created and posted
-        # together.
+        new_moves = self._book_invoices(invoice_vals, refund_plans, row_vals, context)
+        if money_plans:
+            self._book_money(account, money_plans, row_vals, new_moves, context)
+        with profiling.phase("sale rows write"):
+            self._write_rows(row_vals)
+
+    @api.model
+    def _book_invoices(self, invoice_vals, refund_plans, row_vals, context):
+        """Create the invoices of (row, adjustment, vals) items, then the credit
+        notes of the refund plans, post them and reconcile each credit note with its
+        invoice; record the amounts in row_vals.
+
+        :return: {row: its new moves}
+        """
+        # Invoices first (a credit note needs its invoice), then the credit notes,
+        # all posted in one call. Odoo's post reconciles a credit note with an
+        # invoice posted before the call, one reconciliation per credit note; those
+        # posted together are left to the batch's one reconciliation below.
         new_moves = {}
+        invoices = self.env["account.move"]
         if invoice_vals:
-            moves = self._create_posted(
+            invoices = self._create_with_seller_tax(
                 invoice_vals, [v for _r, _a, v in invoice_vals], context
             )
-            for (row, adjustment, _v), move in zip(invoice_vals, moves, strict=True):
+            for (row, adjustment, _v), move in zip(invoice_vals, invoices, strict=True):
                 new_moves[row] = new_moves.get(row, move.browse()) | move
                 key = (
                     "amount_invoiced"
@@ -688,12 +705,15 @@ class GumroadSaleBooking(models.AbstractModel):
                 )
                 if adjustment.kind == "invoice":
                     row_vals[row]["invoice_id"] = move.id
+        credit_notes = self.env["account.move"]
         if refund_plans:
             vals_list = []
             for row, _adjustment, move_vals in refund_plans:
                 invoice_id = row_vals[row].get("invoice_id") or row.invoice_id.id
                 vals_list.append({**move_vals, "reversed_entry_id": invoice_id})
-            credit_notes = self._create_posted(refund_plans, vals_list, context)
+            credit_notes = self._create_with_seller_tax(
+                refund_plans, vals_list, context
+            )
             for (row, adjustment, _v), credit_note in zip(
                 refund_plans, credit_notes, strict=True
             ):
@@ -701,13 +721,23 @@ class GumroadSaleBooking(models.AbstractModel):
                 row_vals[row]["amount_credited"] = row_vals[row].get(
                     "amount_credited", row.amount_credited
                 ) + float(adjustment.amount)
-                invoice = credit_note.reversed_entry_id
-                with profiling.phase("reconcile"):
-                    self._reconcile(invoice | credit_note)
-        if money_plans:
-            self._book_money(account, money_plans, row_vals, new_moves, context)
-        with profiling.phase("sale rows write"):
-            self._write_rows(row_vals)
+        if invoices or credit_notes:
+            with profiling.phase("invoice post"):
+                (invoices | credit_notes).action_post()
+        if credit_notes:
+            with profiling.phase("reconcile"):
+                # Each invoice with its new credit notes, in one call for the batch.
+                by_invoice = defaultdict(credit_notes.browse)
+                for credit_note in credit_notes:
+                    by_invoice[credit_note.reversed_entry_id] |= credit_note
+                plan = [
+                    lines
+                    for invoice, notes in by_invoice.items()
+                    if (lines := self._open_receivables(invoice | notes))
+                ]
+                if plan:
+                    self.env["account.move.line"]._reconcile_plan(plan)
+        return new_moves
 
     @api.model
     def _write_rows(self, row_vals):
@@ -731,9 +761,9 @@ class GumroadSaleBooking(models.AbstractModel):
         return partner
 
     @api.model
-    def _create_posted(self, items, vals_list, context):
-        """Create the moves of (row, adjustment, vals) items from vals_list, with
-        their seller tax, and post them together."""
+    def _create_with_seller_tax(self, items, vals_list, context):
+        """Create the draft moves of (row, adjustment, vals) items from vals_list,
+        with their seller tax."""
         with profiling.phase("invoice create"):
             moves = self.env["account.move"].create(vals_list)
             self._set_seller_tax_amounts(
@@ -742,8 +772,6 @@ class GumroadSaleBooking(models.AbstractModel):
                     for (row, adjustment, _v), move in zip(items, moves, strict=True)
                 ]
             )
-        with profiling.phase("invoice post"):
-            moves.action_post()
         return moves
 
     @api.model
@@ -924,12 +952,6 @@ class GumroadSaleBooking(models.AbstractModel):
         ):
             return lines
         return lines.browse()
-
-    @api.model
-    def _reconcile(self, moves):
-        lines = self._open_receivables(moves)
-        if lines:
-            lines.reconcile()
 
     @api.model
     def _move_vals(self, account, row, sale, adjustment, partner, currency, context):
