@@ -59,7 +59,8 @@ def export_moves(env, account):
     exported = []
     for sale in sales:
         moves = []
-        for move in (sale.move_ids | sale.balance_move_ids).sorted("id"):
+        sale_moves = (sale.move_ids | sale.balance_move_ids).sorted("id")
+        for move in sale_moves:
             if move.is_invoice():
                 lines = move.invoice_line_ids.filtered(
                     lambda line: line.display_type == "product"
@@ -79,6 +80,11 @@ def export_moves(env, account):
                     [0, 0, {n: _value(line, n) for n in INVOICE_LINE_FIELDS}]
                     for line in lines
                 ]
+                if move.reversed_entry_id in sale_moves:
+                    # A credit note is booked as the reversal of its invoice, as the
+                    # import books it (Odoo reconciles the two when it is posted): the
+                    # index of that invoice among the sale's moves.
+                    vals["reversal_of"] = list(sale_moves).index(move.reversed_entry_id)
             else:
                 vals = {
                     name: _value(move, name)
@@ -106,24 +112,38 @@ def book(env, sales, batch, tag):
     Move = env["account.move"]
     for start in range(0, len(sales), batch):
         chunk = sales[start:start + batch]
-        invoice_vals, entry_vals, owners = [], [], []
+        # Invoices, then the credit notes that reverse them, then the balance
+        # entries: each kind in one create call; every invoice posted in one call.
+        kinds = {"invoice": [], "reversal": [], "entry": []}
         for index, moves in enumerate(chunk):
-            for vals in moves:
+            for position, vals in enumerate(moves):
                 vals = dict(vals, ref=f"FLOOR-{tag}-{vals['ref']}")
-                if vals["move_type"] == "entry":
-                    entry_vals.append(vals)
-                    owners.append((index, "entry"))
-                else:
-                    invoice_vals.append(vals)
-                    owners.append((index, "invoice"))
-        invoices = Move.create(invoice_vals)
-        invoices.action_post()
-        entries = Move.create(entry_vals)
-        entries.action_post()
+                kind = (
+                    "entry" if vals["move_type"] == "entry"
+                    else "reversal" if "reversal_of" in vals
+                    else "invoice"
+                )
+                kinds[kind].append(((index, position), vals))
+        booked = {}
+        for kind in ("invoice", "reversal", "entry"):
+            vals_list = []
+            for key, vals in kinds[kind]:
+                vals = dict(vals)
+                if kind == "reversal":
+                    of = (key[0], vals.pop("reversal_of"))
+                    vals["reversed_entry_id"] = booked[of].id
+                vals_list.append(vals)
+            created = Move.create(vals_list)
+            booked.update(zip((key for key, _v in kinds[kind]), created))
+            if kind == "reversal":
+                invoices = Move.browse(
+                    [booked[key].id for key, _v in kinds["invoice"]]
+                ) | created
+                invoices.action_post()
+            elif kind == "entry":
+                created.action_post()
         by_sale = {}
-        invoice_iter, entry_iter = iter(invoices), iter(entries)
-        for index, kind in owners:
-            move = next(invoice_iter if kind == "invoice" else entry_iter)
+        for (index, _position), move in booked.items():
             by_sale[index] = by_sale.get(index, Move) | move
         plan = []
         for moves in by_sale.values():
