@@ -53,9 +53,9 @@ class GumroadSaleAnalytic(models.AbstractModel):
         lines that have none yet."""
         distribution = self._sale_analytic_distribution(account, sale, context)
         # With no analytic distribution model in the company, no line can get a
-        # distribution from one: say so in the values, and Odoo does not search the
-        # models for each line it creates (a search per line, most of the time the
-        # import spent beyond the framework's floor).
+        # distribution from one: say so in the values, so that Odoo does not search
+        # the models for each line it creates (a search per line, about 5 % of an
+        # import's time).
         settled = not self._has_distribution_models(account, context)
         if not distribution and not settled:
             return vals

@@ -165,6 +165,33 @@ class TestSaleImport(GumroadCommon):
         self.assertAlmostEqual(record.money_earnings * 100, self.sandbox_earnings(sale))
         self.assertEqual(self.booked_net(record), 0.0)
 
+    def test_refunds_made_before_the_first_import_settle_their_own_invoices(self):
+        """Invoices and credit notes booked in the same import: each credit note is
+        the reversal of its sale's invoice and is matched with it, not with another
+        sale's moves, and nothing is left open."""
+        self.import_all()
+        records = self.env["gumroad.sale"].search(
+            [
+                ("account_id", "=", self.account.id),
+                ("move_ids.move_type", "=", "out_refund"),
+            ]
+        )
+        self.assertTrue(records, "the demo has sales refunded before the import")
+        for record in records:
+            invoice = record.invoice_id
+            for credit_note in record.credit_note_ids:
+                self.assertEqual(
+                    credit_note.reversed_entry_id, invoice, record.gumroad_id
+                )
+                self.assertIn(invoice, credit_note._gumroad_settling_moves())
+                self.assertEqual(credit_note.amount_residual, 0.0, record.gumroad_id)
+                self.assertEqual(credit_note.state, "posted")
+            settling = invoice._gumroad_settling_moves()
+            self.assertLessEqual(
+                settling, record.credit_note_ids | record.balance_move_ids
+            )
+            self.assertEqual(invoice.amount_residual, 0.0, record.gumroad_id)
+
     def test_two_partial_refunds_each_book_only_the_new_difference(self):
         sale = self.paid_plain_usd_sale()
         price = sale["price"]
