@@ -82,8 +82,8 @@ def export_moves(env, account):
                 ]
                 if move.reversed_entry_id in sale_moves:
                     # A credit note is booked as the reversal of its invoice, as the
-                    # import books it (Odoo reconciles the two when it is posted): the
-                    # index of that invoice among the sale's moves.
+                    # import books it: the index of that invoice among the sale's
+                    # moves (both are posted in one call and reconciled in the plan).
                     vals["reversal_of"] = list(sale_moves).index(move.reversed_entry_id)
             else:
                 vals = {
