@@ -1,3 +1,4 @@
+import base64
 from datetime import timedelta
 
 from odoo import fields
@@ -97,7 +98,24 @@ class TestWebhook(GumroadWebhookCommon):
         self.assertEqual(self.url_open(self.url).status_code, 405)
         response = self.post(b"x=" + b"a" * (70 * 1024))
         self.assertEqual(response.status_code, 413)
+        # Chunked, with no Content-Length to refuse it on.
+        response = self.post(iter([b"x=", b"a" * (70 * 1024)]))
+        self.assertEqual(response.status_code, 413)
         self.assertFalse(self.events.search([]))
+
+    def test_a_ping_keeps_the_bytes_gumroad_sent(self):
+        sale = self.paid_sale()
+        body = self.sandbox.ping_body("sale", sale_id=sale["id"])
+        # Encoded as a form may be but a re-encoding would not be: spaces as %20,
+        # a lower-case escape, an escaped letter, a field repeated at the end.
+        sent = body + b"&note=two%20words%2c%41&note=again"
+        self.assertEqual(self.post(sent).status_code, 200)
+        event = self.events.search([("account_id", "=", self.account.id)])
+        self.assertEqual(base64.b64decode(event.raw_body), sent)
+        self.assertEqual(event.sale_gumroad_id, sale["id"])
+        self.process_events()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(self.record(sale["id"]).state, "invoiced")
 
     def test_test_pings_are_recorded_not_booked(self):
         sale = self.paid_sale()
