@@ -91,6 +91,10 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout, prefork=False)
             f"--max-cron-threads={threads}",
             *(["--workers=1"] if prefork else []),
             f"--http-port={http_port}",
+            # Its own port for the prefork server's gevent worker too: a server
+            # already on Odoo's default (8072) would make it fail and respawn without
+            # end, a core spent on restarts.
+            f"--gevent-port={_free_port()}",
             "--http-interface=127.0.0.1",
             "--log-level=info",
             f"--logfile={log_path}",
