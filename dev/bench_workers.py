@@ -74,6 +74,25 @@ def server_command(odoo, prefork):
     return odoo.command
 
 
+def gevent_children(server_pid):
+    """Pids of the server's child processes that run Odoo's gevent worker.
+
+    Read off /proc, where there is one (empty elsewhere: the check is skipped).
+    """
+    pids = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            # Its own argument `gevent` (the server's workers are forks of it, and
+            # their arguments only name --gevent-port).
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if ppid == server_pid and b"gevent" in argv:
+                pids.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while it was read
+    return pids
+
+
 def measure(odoo, pg, env, dbname, root, threads, sales, timeout, prefork=False):
     """Queue the import on dbname, book it with `threads` cron workers; seconds.
 
@@ -122,7 +141,9 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout, prefork=False)
             raise odoo_env.SetupError(f"queueing failed:\n{queued.stderr[-3000:]}")
         run_id = int(marker[-1].split()[0].split("=")[1])
         deadline = time.time() + timeout
+        gevent_pids = set()
         while time.time() < deadline:
+            gevent_pids |= gevent_children(server.pid)
             state = _psql(
                 pg, dbname, f"SELECT state FROM gumroad_import WHERE id={run_id}"
             )
@@ -136,6 +157,14 @@ def measure(odoo, pg, env, dbname, root, threads, sales, timeout, prefork=False)
         server.wait(timeout=60)
     if state != "done":
         raise odoo_env.SetupError(f"the import ended {state}")
+    if len(gevent_pids) > 1:
+        # A gevent worker that fails on start is respawned without end and spends a
+        # core on restarts: the figure would measure that, not the cron workers.
+        raise odoo_env.SetupError(
+            f"the prefork server started its gevent worker {len(gevent_pids)} times: "
+            f"it fails on start (see the server's log {log_path}, or run "
+            "`odoo-bin gevent` with the same options); the figure would be wrong"
+        )
     seconds = float(
         _psql(
             pg,
