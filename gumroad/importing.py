@@ -125,9 +125,17 @@ def plan_writes(vals_list: list[dict], min_rows: int = 8) -> list[tuple[list, di
 
 
 def _value_token(value):
-    """A hashable stand-in of a value, equal for equal values of the same type."""
+    """A hashable stand-in of a value, equal for equal values of the same type.
+
+    A nested value (a sale's JSON, its planned summary parts) is one sale's own:
+    serialising it only to compare it costs more than writing it, so it stands for
+    itself alone.
+    """
     try:
         hash(value)
     except TypeError:
+        items = value.values() if isinstance(value, dict) else value
+        if any(isinstance(item, (dict, list, tuple, set)) for item in items):
+            return ("nested", id(value))
         return (type(value).__name__, json.dumps(value, sort_keys=True, default=repr))
     return (type(value).__name__, value)

@@ -494,6 +494,7 @@ class GumroadSaleBooking(models.AbstractModel):
             "balance_journal": account._balance_journal(),
             "fee_account": account._fee_account(),
             "income_account": income_account,
+            "open_days": {},
         }
 
     def _facts_vals(self, sale, payload, context):
@@ -825,9 +826,12 @@ class GumroadSaleBooking(models.AbstractModel):
         )
         usd = context["currencies"]["USD"]
         first = not row.balance_move_ids and not row.summary_balance_booked
-        day = account._first_open_day(
-            sale.sale_date if first else max(context["today"], sale.sale_date), journal
-        )
+        day = sale.sale_date if first else max(context["today"], sale.sale_date)
+        # The lock dates of a batch's few days and journals, read once each.
+        key = (day, journal.id)
+        if key not in context["open_days"]:
+            context["open_days"][key] = account._first_open_day(day, journal)
+        day = context["open_days"][key]
         mode = row._mode(account, sale)
         label = self._line_label(sale, context["products"].get(sale.product_id))
         lines = []

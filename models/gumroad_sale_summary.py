@@ -341,20 +341,35 @@ class GumroadSaleSummary(models.AbstractModel):
     def _set_summary_tax(self, move, seller_tax):
         """Set the summary's tax to the sum of its sales' exact seller taxes (each
         tax's rate only approximates them), as `_set_seller_tax_amounts` does for
-        one sale."""
-        if not seller_tax or not move.currency_id.compare_amounts(
+        one sale.
+
+        The tax line itself is written, as an accountant edits it among the journal
+        items: the same move as the tax totals' edit gives (its receivable follows),
+        in one write where the tax totals' edit takes two and the totals' round trip.
+        """
+        currency = move.currency_id
+        if not seller_tax or not currency.compare_amounts(
             move.amount_tax, float(seller_tax)
         ):
-            return  # no tax, or already exact: the tax totals need not be read
-        if not move.line_ids.filtered("tax_line_id"):
+            return  # no tax, or already exact
+        tax_lines = move.line_ids.filtered("tax_line_id")
+        if len(tax_lines.tax_group_id) != 1:
+            return  # several tax groups: which one is off is not known
+        sign = -1 if move.is_inbound() else 1
+        delta = sum(tax_lines.mapped("amount_currency")) * sign - float(seller_tax)
+        if currency.is_zero(delta):
             return
-        totals = move.tax_totals
-        groups = [g for s in totals["subtotals"] for g in s["tax_groups"]]
-        if len(groups) == 1 and move.currency_id.compare_amounts(
-            groups[0]["tax_amount_currency"], float(seller_tax)
-        ):
-            groups[0]["tax_amount_currency"] = float(seller_tax)
-            move.tax_totals = totals
+        first = tax_lines[0]
+        move.write(
+            {
+                "line_ids": [
+                    Command.update(
+                        first.id,
+                        {"amount_currency": first.amount_currency - delta * sign},
+                    )
+                ]
+            }
+        )
 
     @api.model
     def _reconcile_summaries(self, account):

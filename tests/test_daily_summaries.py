@@ -1,8 +1,10 @@
 from collections import defaultdict
 from datetime import date, timedelta
+from decimal import Decimal
 
 from odoo import fields
 from odoo.exceptions import UserError
+from odoo.fields import Command
 from odoo.tests import tagged
 
 from .test_balance import GumroadBalanceCommon
@@ -139,6 +141,39 @@ class TestDailySummaries(GumroadBalanceCommon):
         self.assertEqual(counts["new"] + counts["changed"], 0)
         self.account.action_book_summaries()
         self.assertEqual(len(self.summaries()), count)
+
+    def test_the_summary_tax_is_the_sum_of_the_sales_seller_taxes(self):
+        """A tax's rate (0.01 % steps) only approximates the sales' taxes: on a
+        day's summed base it misses their sum, and the summary says the sum."""
+        tax = self.account._seller_tax("GST", Decimal("8.33"))
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.account._gumroad_partner().id,
+                "invoice_date": fields.Date.context_today(self.account),
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Ebook",
+                            "quantity": 50,
+                            "price_unit": 10.0,
+                            "tax_ids": [Command.set(tax.ids)],
+                        }
+                    )
+                ],
+            }
+        )
+        self.assertEqual(invoice.amount_tax, 41.65, "8.33 % of 500.00")
+        # Fifty sales of 10.00 with 0.8332 of tax each, as Gumroad rounded them.
+        self.env["gumroad.sale"]._set_summary_tax(invoice, Decimal("41.66"))
+        self.assertEqual(invoice.amount_tax, 41.66)
+        self.assertEqual(invoice.amount_total, 541.66)
+        receivable = invoice.line_ids.filtered(
+            lambda ln: ln.account_id.account_type == "asset_receivable"
+        )
+        self.assertEqual(receivable.debit, 541.66)
+        invoice.action_post()
+        self.assertEqual(invoice.line_ids.filtered("tax_line_id").credit, 41.66)
 
     def test_late_refund_books_on_the_day_it_is_seen(self):
         self.sync()

@@ -161,6 +161,20 @@ def test_plan_writes_of_a_few_rows_writes_them_one_by_one():
     assert plan_writes([]) == []
 
 
+def test_plan_writes_writes_nested_values_row_by_row():
+    # A sale's JSON is its own: it is not compared with the other rows' JSON.
+    vals_list = [
+        {"state": "booked", "raw_json": {"id": "s1", "card": {"type": "visa"}}}
+        for _index in range(9)
+    ]
+    writes = plan_writes(vals_list, min_rows=8)
+    assert writes[0] == (list(range(9)), {"state": "booked"})
+    assert writes[1:] == [
+        ([i], {"raw_json": vals_list[i]["raw_json"]}) for i in range(9)
+    ]
+    assert _apply(writes, 9) == vals_list
+
+
 def test_plan_writes_tells_equal_values_of_other_types_apart():
     vals_list = [{"flag": True}, {"flag": 1}, {"flag": 1.0}, {"flag": True}]
     writes = plan_writes(vals_list, min_rows=2)
