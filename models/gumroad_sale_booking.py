@@ -1147,22 +1147,40 @@ class GumroadSaleBooking(models.AbstractModel):
     @api.model
     def _set_seller_tax_amounts(self, moves_and_sales):
         """Set each draft move's tax to Gumroad's exact seller tax (the tax's rate
-        only approximates it), as the invoice form's tax amount edit does, so the
-        move's total is exactly its Gumroad amount.
+        only approximates it), so the move's total is exactly its Gumroad amount.
         """
         for move, sale, amount in moves_and_sales:
-            tax = self._split_lines(sale, amount).get("seller_tax")
-            if not tax or not move.line_ids.filtered("tax_line_id"):
-                continue
-            totals = move.tax_totals
-            groups = [g for s in totals["subtotals"] for g in s["tax_groups"]]
-            if len(groups) != 1:
-                continue
-            if move.currency_id.compare_amounts(
-                groups[0]["tax_amount_currency"], float(tax)
-            ):
-                groups[0]["tax_amount_currency"] = float(tax)
-                move.tax_totals = totals
+            self._set_exact_tax(move, self._split_lines(sale, amount).get("seller_tax"))
+
+    @api.model
+    def _set_exact_tax(self, move, tax):
+        """Set a draft move's tax to `tax` by writing its tax line, as an accountant
+        edits it among the journal items (its receivable follows): one write of the
+        move, where editing the tax totals takes two and the totals' round trip.
+        A move with several tax groups keeps its computed tax: which group is off
+        is not known.
+        """
+        currency = move.currency_id
+        if not tax or not currency.compare_amounts(move.amount_tax, float(tax)):
+            return  # no tax, or already exact
+        tax_lines = move.line_ids.filtered("tax_line_id")
+        if len(tax_lines.tax_group_id) != 1:
+            return
+        sign = -1 if move.is_inbound() else 1
+        delta = sum(tax_lines.mapped("amount_currency")) * sign - float(tax)
+        if currency.is_zero(delta):
+            return
+        first = tax_lines[0]
+        move.write(
+            {
+                "line_ids": [
+                    Command.update(
+                        first.id,
+                        {"amount_currency": first.amount_currency - delta * sign},
+                    )
+                ]
+            }
+        )
 
     # === BUSINESS METHODS: single sales (webhooks) === #
 

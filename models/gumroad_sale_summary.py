@@ -173,8 +173,9 @@ class GumroadSaleSummary(models.AbstractModel):
             invoice_moves = booker.env["account.move"].create(
                 [self._summary_vals(account, s, refs[s.key]) for s in invoices]
             )
+            # The sum of the sales' exact seller taxes.
             for summary, move in zip(invoices, invoice_moves, strict=True):
-                self._set_summary_tax(move, summary.seller_tax)
+                self._set_exact_tax(move, summary.seller_tax)
         with profiling.phase("summary post"):
             invoice_moves.action_post()
         with profiling.phase("summary create"):
@@ -336,40 +337,6 @@ class GumroadSaleSummary(models.AbstractModel):
                 for i, line in enumerate(lines)
             ],
         }
-
-    @api.model
-    def _set_summary_tax(self, move, seller_tax):
-        """Set the summary's tax to the sum of its sales' exact seller taxes (each
-        tax's rate only approximates them), as `_set_seller_tax_amounts` does for
-        one sale.
-
-        The tax line itself is written, as an accountant edits it among the journal
-        items: the same move as the tax totals' edit gives (its receivable follows),
-        in one write where the tax totals' edit takes two and the totals' round trip.
-        """
-        currency = move.currency_id
-        if not seller_tax or not currency.compare_amounts(
-            move.amount_tax, float(seller_tax)
-        ):
-            return  # no tax, or already exact
-        tax_lines = move.line_ids.filtered("tax_line_id")
-        if len(tax_lines.tax_group_id) != 1:
-            return  # several tax groups: which one is off is not known
-        sign = -1 if move.is_inbound() else 1
-        delta = sum(tax_lines.mapped("amount_currency")) * sign - float(seller_tax)
-        if currency.is_zero(delta):
-            return
-        first = tax_lines[0]
-        move.write(
-            {
-                "line_ids": [
-                    Command.update(
-                        first.id,
-                        {"amount_currency": first.amount_currency - delta * sign},
-                    )
-                ]
-            }
-        )
 
     @api.model
     def _reconcile_summaries(self, account):

@@ -165,7 +165,7 @@ class TestDailySummaries(GumroadBalanceCommon):
         )
         self.assertEqual(invoice.amount_tax, 41.65, "8.33 % of 500.00")
         # Fifty sales of 10.00 with 0.8332 of tax each, as Gumroad rounded them.
-        self.env["gumroad.sale"]._set_summary_tax(invoice, Decimal("41.66"))
+        self.env["gumroad.sale"]._set_exact_tax(invoice, Decimal("41.66"))
         self.assertEqual(invoice.amount_tax, 41.66)
         self.assertEqual(invoice.amount_total, 541.66)
         receivable = invoice.line_ids.filtered(
