@@ -1,7 +1,7 @@
 {
     "name": "Gumroad Connector",
     "summary": "Book Gumroad sales, refunds and disputes as invoices and credit notes",
-    "version": "19.0.1.10.2",
+    "version": "19.0.1.10.3",
     "category": "Accounting/Accounting",
     "website": "https://github.com/gumroad-connector/gumroad_connector",
     "author": "gumroad_connector contributors",

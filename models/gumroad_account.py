@@ -28,6 +28,10 @@ from .gumroad_sale_booking import CONCURRENCY_ERRORS
 _logger = logging.getLogger(__name__)
 
 TOKEN_PLACEHOLDER = "********"
+# What `_webhook_targets` (cached) reads of a connector.
+WEBHOOK_TARGET_FIELDS = frozenset(
+    {"webhook_secret", "active", "company_id", "minimal_buyer_data"}
+)
 
 
 def _dashboard_figure(string):
@@ -569,6 +573,7 @@ class GumroadAccount(models.Model):
             if vals.get("accounting_mode") == "summary":
                 vals.setdefault("summary_from", fields.Date.context_today(self))
         accounts = super().create(vals_list)
+        self.env.registry.clear_cache()  # _webhook_targets
         for account in accounts:
             account.message_post(body=self.env._("Connector created."))
         return accounts
@@ -585,7 +590,15 @@ class GumroadAccount(models.Model):
                         or fields.Date.context_today(self),
                     }
                 )
-        return super().write(vals)
+        result = super().write(vals)
+        if WEBHOOK_TARGET_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()  # _webhook_targets
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()  # _webhook_targets
+        return result
 
     # === BUSINESS METHODS: credentials === #
 

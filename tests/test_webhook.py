@@ -94,6 +94,25 @@ class TestWebhook(GumroadWebhookCommon):
             "404, nothing stored, nothing booked",
         )
 
+    def test_an_old_or_archived_connectors_url_answers_404_at_once(self):
+        # The route caches the connectors' secrets: a new secret, or an archived
+        # connector, must count from the next ping on.
+        body = self.sandbox.ping_body("sale", sale_id=self.paid_sale()["id"])
+        self.assertEqual(self.post(body).status_code, 200)
+        old_url = self.url
+        self.account.action_regenerate_webhook_secret()
+        new_url = f"/gumroad/webhook/{self.account.webhook_secret}"
+        self.assertNotEqual(new_url, old_url)
+        self.assertEqual(self.post(body, url=old_url).status_code, 404)
+        self.assertEqual(self.post(body, url=new_url).status_code, 200)
+        self.account.active = False
+        self.assertEqual(self.post(body, url=new_url).status_code, 404)
+        self.account.active = True
+        self.assertEqual(self.post(body, url=new_url).status_code, 200)
+        self.assertEqual(
+            self.events.search_count([("account_id", "=", self.account.id)]), 3
+        )
+
     def test_non_post_answers_405_and_big_bodies_413(self):
         self.assertEqual(self.url_open(self.url).status_code, 405)
         response = self.post(b"x=" + b"a" * (70 * 1024))
